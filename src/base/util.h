@@ -1,0 +1,51 @@
+/* Small shared helpers: clocks, a thread waiter that spins before it sleeps. */
+#ifndef RMPI_BASE_UTIL_H
+#define RMPI_BASE_UTIL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#define RMPI_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define RMPI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RMPI_ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
+
+static inline double rmpi_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline void rmpi_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * A waiter belongs to one waiting thread.  The notifier bumps `count`; the waiter
+ * spins for a while on it, then sleeps on the condition variable.  A notifier
+ * takes the mutex only when the waiter said it sleeps.
+ */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    atomic_int      count;    /* notifications received */
+    atomic_int      sleeping; /* the waiter is (about to be) in cond_wait */
+} rmpi_waiter_t;
+
+void rmpi__waiter_init(rmpi_waiter_t *w);
+void rmpi__waiter_destroy(rmpi_waiter_t *w);
+void rmpi__waiter_notify(rmpi_waiter_t *w);
+/*
+ * Wait until w->count > seen or the absolute deadline (rmpi_now() clock; < 0:
+ * none) passes, spinning spin_us first.  Returns the new count (== seen on timeout).
+ */
+int rmpi__waiter_wait(rmpi_waiter_t *w, int seen, double deadline, int spin_us);
+
+#endif

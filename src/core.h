@@ -1,0 +1,253 @@
+/*
+ * Core runtime internals shared by core.c (lifecycle, registry), object.c (put,
+ * get, wait, release, pulls), task.c (submit, dispatch, execution) and msg.c
+ * (records between ranks).  Public calls are in raympi.h.
+ */
+#ifndef RMPI_CORE_H
+#define RMPI_CORE_H
+
+#include "raympi.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "sched/sched.h"
+#include "store/store.h"
+#include "transport/transport.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#define CORE "core"
+
+/* ---- registry ---- */
+typedef struct {
+    char     *name;
+    rmpi_fn_t fn;
+    int       nargs; /* RMPI_NARGS_ANY or a count */
+} rmpi_fentry_t;
+
+/* ---- tasks ---- */
+enum {
+    ARGK_VALUE   = 0, /* bytes/scalar in the task's blob */
+    ARGK_INLINE  = 1, /* a ref whose small value travelled in the blob */
+    ARGK_AT      = 2, /* a ref whose bytes are at rank `holder` */
+    ARGK_FOREIGN = 3  /* a ref to ask its owner about */
+};
+
+struct rmpi_task;
+
+typedef struct {
+    uint8_t            type;   /* RMPI_ARG_* */
+    uint8_t            kind;   /* ARGK_* */
+    int32_t            holder;
+    rmpi_oid_t         id;
+    const void        *data;   /* resolved bytes */
+    size_t             size;
+    rmpi_obj_t        *pin;    /* local object pinned while the task needs it */
+    rmpi_waitnode_t    wn;
+    struct rmpi_task  *task;
+} rmpi_targ_t;
+
+typedef struct {
+    void  *data; /* store allocation, or NULL when never set */
+    size_t size;
+} rmpi_tret_t;
+
+struct rmpi_task {
+    rmpi_xnode_t   xn;         /* executor queue link; first member */
+    UT_hash_handle hh;         /* owner's table of tasks running elsewhere */
+    uint64_t       seq;
+    int            owner;
+    int            dest;
+    uint32_t       fn;
+    uint32_t       cpus_milli;
+    uint16_t       nargs, nret;
+    int            deps;       /* dependencies not yet ready (store lock) */
+    int            dep_status; /* first failed dependency */
+    char          *dep_msg;
+    int            fail_status;
+    char          *fail_msg;
+    rmpi_targ_t   *args;
+    rmpi_tret_t   *rets;
+    char          *blob;
+};
+typedef struct rmpi_task rmpi_task_s;
+
+/* ---- records between ranks (msg.c) ---- */
+#define RMPI_PROTO_VERSION 1
+enum { AM_BATCH = 1, AM_DATA = 2 };
+enum {
+    REC_TASK = 1,
+    REC_DONE,
+    REC_RESOLVE,
+    REC_RESOLVED,
+    REC_PULL,
+    REC_FREE,
+    REC_RELEASE,
+    REC_SHUTDOWN,
+    REC_SHUTDOWN_ACK,
+    REC_MAX
+};
+
+typedef struct {
+    uint8_t  version;
+    uint8_t  pad[3];
+    uint32_t src;
+    uint32_t count;
+    uint32_t qlen; /* sender's queued + running tasks: load for placement */
+} rmpi_batch_hdr_t;
+
+typedef struct {
+    uint32_t len;  /* whole record, header included, multiple of 8 */
+    uint8_t  type;
+    uint8_t  pad[3];
+} rmpi_rec_hdr_t;
+
+typedef struct {
+    uint64_t hi, lo;
+} rmpi_wire_id_t;
+
+typedef struct {
+    uint64_t seq;
+    uint32_t fn;
+    uint32_t cpus_milli;
+    uint16_t nargs;
+    uint16_t nret;
+    uint32_t pad;
+} rmpi_wire_task_t;
+
+typedef struct {
+    uint8_t        type;
+    uint8_t        kind;
+    uint16_t       pad;
+    int32_t        holder;
+    uint64_t       size; /* bytes following (VALUE, INLINE) or object size (AT) */
+    rmpi_wire_id_t id;
+} rmpi_wire_arg_t;
+
+enum { RET_INLINE = 1, RET_AT = 2 };
+
+typedef struct {
+    uint64_t seq;
+    uint16_t nret;
+    uint16_t pad;
+    int32_t  status; /* RMPI_OK, else msglen bytes of message follow */
+    uint32_t msglen;
+    uint32_t pad2;
+} rmpi_wire_done_t;
+
+typedef struct {
+    uint8_t  kind;
+    uint8_t  mem_type;
+    uint16_t pad;
+    uint32_t pad2;
+    uint64_t size;
+} rmpi_wire_ret_t;
+
+typedef struct {
+    rmpi_wire_id_t id;
+    int32_t        status; /* RMPI_OK: kind says where; else msglen of message */
+    int32_t        holder;
+    uint64_t       size;
+    uint8_t        kind; /* RET_INLINE (bytes follow) or RET_AT */
+    uint8_t        pad[3];
+    uint32_t       msglen;
+} rmpi_wire_resolved_t;
+
+typedef struct {
+    uint8_t        version;
+    uint8_t        pad[3];
+    uint32_t       src;
+    int32_t        status;
+    uint32_t       pad2;
+    rmpi_wire_id_t id;
+    uint64_t       size;
+} rmpi_data_hdr_t;
+
+/* Reserve a record of body_len bytes to dest; fill the body, then commit. */
+void *rmpi__rec_alloc(int dest, int type, size_t body_len);
+void  rmpi__rec_commit(void *body);
+/* A record with a fixed body (copied), e.g. an id. */
+void  rmpi__rec_send(int dest, int type, const void *body, size_t len);
+/* Register the active-message handlers (before the start-up exchange, so no
+ * message can arrive at a rank without them). */
+void  rmpi__msg_set_handlers(void);
+int   rmpi__msg_init(void);
+void  rmpi__msg_fini(void);
+/* Transport hooks: send what was batched; a rank's endpoint failed. */
+void  rmpi__msg_flush_hook(void);
+void  rmpi__msg_peer_failed_hook(int rank, int status);
+
+/* ---- runtime state ---- */
+typedef struct {
+    int            initialized;
+    int            rank, size;
+    int            boot_method;
+    char           job[128];
+    rmpi_fentry_t *fns;
+    int            nfns;
+    int           *ncpus;     /* executor cpus of every rank */
+    atomic_int    *inflight;  /* tasks this rank placed on each rank, not done */
+    atomic_int    *qlen;      /* queue length each rank last reported */
+    int            max_cpus;  /* largest ncpus of any rank */
+    int            spin_us;   /* waiting threads poll this long before sleeping */
+    uint64_t       inline_max;
+    _Atomic uint64_t next_seq;
+    rmpi_task_s   *remote_tasks; /* owner's tasks running on other ranks (store lock) */
+    _Atomic uint64_t owned_objects;
+    _Atomic uint64_t tasks_executed, tasks_submitted;
+    /* shutdown */
+    atomic_int     shutdown_requested;
+    atomic_char   *acked;     /* driver: ranks that acknowledged shutdown (or died) */
+    rmpi_waiter_t  shutdown_waiter;
+} rmpi_rt_t;
+
+extern rmpi_rt_t rmpi__rt;
+
+/* object.c */
+void rmpi__obj_maybe_free_locked(rmpi_obj_t *o);
+void rmpi__obj_ensure_data_locked(rmpi_obj_t *o);
+/* After an object turned READY or FAILED: fire its waiters, start a pull if a
+ * waiter needs bytes that are elsewhere, free it when nobody needs it. */
+void rmpi__obj_settled_locked(rmpi_obj_t *o);
+void rmpi__obj_handle_pull(int src, const void *body, size_t len);
+void rmpi__obj_handle_resolve(int src, const void *body, size_t len);
+void rmpi__obj_handle_resolved(int src, const void *body, size_t len);
+void rmpi__obj_handle_free(int src, const void *body, size_t len);
+void rmpi__obj_handle_release(int src, const void *body, size_t len);
+void rmpi__obj_handle_data(const rmpi_tp_msg_t *m);
+void *rmpi__obj_data_alloc(const void *hdr, size_t hlen, size_t len);
+void rmpi__obj_data_free(void *buf, size_t len);
+/* A rank died: fail what depended on it (store lock held). */
+void rmpi__obj_peer_failed_locked(int rank);
+/* Lookup for a user call: owned objects must be alive; foreign ones get a local
+ * entry that asks the owner.  NULL with *rc set on error. */
+rmpi_obj_t *rmpi__obj_lookup_locked(rmpi_oid_t id, int *rc);
+
+/* task.c */
+void rmpi__task_run(rmpi_xnode_t *n);
+void rmpi__task_drop(rmpi_xnode_t *n);
+void rmpi__task_handle_task(int src, const void *body, size_t len);
+void rmpi__task_handle_done(int src, const void *body, size_t len);
+void rmpi__task_peer_failed_locked(int rank);
+void rmpi__task_fini(void);
+int  rmpi__crash_init(void);
+void rmpi__crash_fini(void);
+
+/* core.c */
+const char *rmpi__fn_name(uint32_t fn);
+static inline rmpi_oid_t rmpi__oid_of(rmpi_ref_t r)
+{
+    rmpi_oid_t id = {r.hi, r.lo};
+    return id;
+}
+static inline rmpi_ref_t rmpi__ref_of(rmpi_oid_t id)
+{
+    rmpi_ref_t r = {id.hi, id.lo};
+    return r;
+}
+/* The calling thread's waiter (lazily made). */
+rmpi_waiter_t *rmpi__thread_waiter(void);
+
+#endif

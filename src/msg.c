@@ -1,0 +1,269 @@
+/*
+ * Records between ranks.  Any thread reserves a record to a rank and commits it;
+ * the progress thread gathers the records of each destination into one message
+ * per pass (batching: many task specs or completions in one active message) and
+ * decodes arriving batches, checking every length before trusting it.
+ */
+#include "core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "msg"
+#define BATCH_BYTES (256 * 1024)
+
+typedef struct rmpi_out {
+    rmpi_tp_work_t   work;
+    struct rmpi_out *next;
+    int              dest;
+    rmpi_rec_hdr_t   rec; /* body follows */
+} rmpi_out_t;
+
+typedef struct {
+    rmpi_out_t *head, *tail;
+    int         dirty;
+} out_queue_t;
+
+static struct {
+    out_queue_t *q;     /* per destination; progress thread only */
+    int         *dirty; /* destinations with records, in order */
+    int          ndirty;
+} mq;
+
+static size_t rec_size(size_t body_len)
+{
+    return RMPI_ALIGN_UP(sizeof(rmpi_rec_hdr_t) + body_len, 8);
+}
+
+void *rmpi__rec_alloc(int dest, int type, size_t body_len)
+{
+    size_t len = rec_size(body_len);
+    rmpi_out_t *o = malloc(offsetof(rmpi_out_t, rec) + len);
+
+    if (o == NULL) {
+        rmpi_error(MOD, "out of memory for a %zu-byte message to rank %d", len, dest);
+        return NULL;
+    }
+    o->dest = dest;
+    o->rec.len = (uint32_t)len;
+    o->rec.type = (uint8_t)type;
+    memset(o->rec.pad, 0, sizeof(o->rec.pad));
+    /* zero the padding so no uninitialised bytes go on the wire */
+    memset((char *)(&o->rec + 1) + body_len, 0, len - sizeof(rmpi_rec_hdr_t) - body_len);
+    return &o->rec + 1;
+}
+
+static void enqueue(rmpi_out_t *o)
+{
+    out_queue_t *q = &mq.q[o->dest];
+
+    o->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = o;
+    else
+        q->head = o;
+    q->tail = o;
+    if (!q->dirty) {
+        q->dirty = 1;
+        mq.dirty[mq.ndirty++] = o->dest;
+    }
+}
+
+static void enqueue_work(rmpi_tp_work_t *w)
+{
+    enqueue((rmpi_out_t *)w);
+}
+
+void rmpi__rec_commit(void *body)
+{
+    rmpi_out_t *o = (rmpi_out_t *)((char *)body - sizeof(rmpi_rec_hdr_t) -
+                                   offsetof(rmpi_out_t, rec));
+    if (rmpi__tp_on_progress_thread()) {
+        enqueue(o);
+    } else {
+        o->work.fn = enqueue_work;
+        rmpi__tp_post(&o->work);
+    }
+}
+
+void rmpi__rec_send(int dest, int type, const void *body, size_t len)
+{
+    void *b = rmpi__rec_alloc(dest, type, len);
+    if (b == NULL)
+        return;
+    memcpy(b, body, len);
+    rmpi__rec_commit(b);
+}
+
+static void free_cb(void *arg, int status)
+{
+    free(arg);
+}
+
+/* Progress thread, once per pass: one message per destination with records. */
+static void flush(void)
+{
+    int n = mq.ndirty;
+
+    mq.ndirty = 0;
+    for (int i = 0; i < n; i++) {
+        int dest = mq.dirty[i];
+        out_queue_t *q = &mq.q[dest];
+
+        while (q->head != NULL) {
+            size_t total = 0;
+            uint32_t count = 0;
+            rmpi_out_t *o, *end;
+
+            for (o = q->head; o != NULL; o = o->next) {
+                if (count > 0 && (total + o->rec.len > BATCH_BYTES ||
+                                  count >= (uint32_t)rmpi__cfg.batch))
+                    break;
+                total += o->rec.len;
+                count++;
+            }
+            end = o;
+            char *buf = malloc(total);
+            if (buf == NULL) {
+                rmpi_error(MOD, "out of memory batching %zu bytes to rank %d", total, dest);
+                break; /* keep the records; try next pass */
+            }
+            size_t off = 0;
+            for (o = q->head; o != end;) {
+                rmpi_out_t *next = o->next;
+                memcpy(buf + off, &o->rec, o->rec.len);
+                off += o->rec.len;
+                free(o);
+                o = next;
+            }
+            q->head = end;
+            if (end == NULL)
+                q->tail = NULL;
+            rmpi_batch_hdr_t h = {RMPI_PROTO_VERSION, {0, 0, 0}, (uint32_t)rmpi__rt.rank, count,
+                                  (uint32_t)(rmpi__exec_queue_len() + rmpi__exec_running())};
+            int rc = rmpi__tp_send(dest, AM_BATCH, &h, sizeof(h), buf, total, free_cb, buf);
+            if (rc != RMPI_OK) {
+                /* A dead rank: its tasks are failed by the peer-failure path. */
+                rmpi_debug(MOD, "dropping %u record(s) to rank %d: %s", count, dest,
+                           rmpi_status_string(rc));
+                free(buf);
+            }
+        }
+        q->dirty = 0;
+    }
+}
+
+static void handle_batch(const rmpi_tp_msg_t *m)
+{
+    const rmpi_batch_hdr_t *h = m->hdr;
+    const char *p = m->data, *end;
+
+    if (m->status != RMPI_OK)
+        return;
+    if (m->hlen < sizeof(*h) || h->version != RMPI_PROTO_VERSION || h->src >= (uint32_t)rmpi__rt.size) {
+        rmpi_error(MOD, "dropping a malformed batch (header %zu bytes, version %d)", m->hlen,
+                   m->hlen >= 1 ? ((const uint8_t *)m->hdr)[0] : -1);
+        goto out;
+    }
+    int src = (int)h->src;
+    atomic_store_explicit(&rmpi__rt.qlen[src], (int)h->qlen, memory_order_relaxed);
+    end = p + m->len;
+    for (uint32_t i = 0; i < h->count; i++) {
+        rmpi_rec_hdr_t r;
+        if ((size_t)(end - p) < sizeof(r)) {
+            rmpi_error(MOD, "batch from rank %d truncated at record %u", src, i);
+            break;
+        }
+        memcpy(&r, p, sizeof(r));
+        if (r.len < sizeof(r) || r.len % 8 != 0 || r.len > (size_t)(end - p)) {
+            rmpi_error(MOD, "record %u from rank %d has a bad length %u", i, src, r.len);
+            break;
+        }
+        const void *body = p + sizeof(r);
+        size_t blen = r.len - sizeof(r);
+        switch (r.type) {
+        case REC_TASK: rmpi__task_handle_task(src, body, blen); break;
+        case REC_DONE: rmpi__task_handle_done(src, body, blen); break;
+        case REC_RESOLVE: rmpi__obj_handle_resolve(src, body, blen); break;
+        case REC_RESOLVED: rmpi__obj_handle_resolved(src, body, blen); break;
+        case REC_PULL: rmpi__obj_handle_pull(src, body, blen); break;
+        case REC_FREE: rmpi__obj_handle_free(src, body, blen); break;
+        case REC_RELEASE: rmpi__obj_handle_release(src, body, blen); break;
+        case REC_SHUTDOWN:
+            atomic_store(&rmpi__rt.shutdown_requested, 1);
+            rmpi__waiter_notify(&rmpi__rt.shutdown_waiter);
+            break;
+        case REC_SHUTDOWN_ACK:
+            atomic_store(&rmpi__rt.acked[src], 1);
+            rmpi__waiter_notify(&rmpi__rt.shutdown_waiter);
+            break;
+        default:
+            rmpi_error(MOD, "unknown record type %d from rank %d", r.type, src);
+            break;
+        }
+        p += r.len;
+    }
+out:
+    if (m->owned)
+        free(m->data);
+}
+
+static void peer_failed(int rank, int status)
+{
+    rmpi__store_lock();
+    rmpi__task_peer_failed_locked(rank);
+    rmpi__obj_peer_failed_locked(rank);
+    rmpi__store_unlock();
+    /* A driver waiting for this rank's shutdown acknowledgement need not; a worker
+     * whose driver is gone has nobody left to serve. */
+    if (rmpi__rt.acked != NULL)
+        atomic_store(&rmpi__rt.acked[rank], 1);
+    if (rank == 0)
+        atomic_store(&rmpi__rt.shutdown_requested, 1);
+    rmpi__waiter_notify(&rmpi__rt.shutdown_waiter);
+}
+
+void rmpi__msg_set_handlers(void)
+{
+    rmpi__tp_set_handler(AM_BATCH, handle_batch, NULL, NULL);
+    rmpi__tp_set_handler(AM_DATA, rmpi__obj_handle_data, rmpi__obj_data_alloc,
+                         rmpi__obj_data_free);
+}
+
+int rmpi__msg_init(void)
+{
+    mq.q = calloc((size_t)rmpi__rt.size, sizeof(*mq.q));
+    mq.dirty = calloc((size_t)rmpi__rt.size, sizeof(*mq.dirty));
+    mq.ndirty = 0;
+    if (mq.q == NULL || mq.dirty == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    return RMPI_OK;
+}
+
+void rmpi__msg_flush_hook(void)
+{
+    if (mq.ndirty > 0)
+        flush();
+}
+
+void rmpi__msg_peer_failed_hook(int rank, int status)
+{
+    peer_failed(rank, status);
+}
+
+void rmpi__msg_fini(void)
+{
+    if (mq.q != NULL) {
+        for (int r = 0; r < rmpi__rt.size; r++) {
+            rmpi_out_t *o = mq.q[r].head, *next;
+            for (; o != NULL; o = next) {
+                next = o->next;
+                free(o);
+            }
+        }
+    }
+    free(mq.q);
+    free(mq.dirty);
+    mq.q = NULL;
+    mq.dirty = NULL;
+}

@@ -1,0 +1,291 @@
+/*
+ * Executor pool.  Threads take tasks FIFO while the rank has cpus free for them;
+ * a task blocked in get lends its cpus back (block_begin) and a new thread is
+ * started when no idle one can take the queued work, so nested task graphs never
+ * deadlock (Ray's semantics).  The cpus are taken back when the wait ends, which
+ * may oversubscribe for a while.
+ */
+#include "sched.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "raympi.h"
+
+#include <hwloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "sched"
+#define MAX_THREADS 4096
+
+static struct {
+    pthread_mutex_t  lock;
+    pthread_cond_t   cond;     /* idle threads */
+    pthread_cond_t   gone;     /* a thread exited */
+    rmpi_xnode_t    *head, *tail;
+    atomic_int       qlen;
+    int              running;
+    int64_t          free_milli;
+    int              nthreads, idle, stop;
+    int              ncpus, bind, exclusive, spin_us, started;
+    rmpi_exec_run_t  run;
+    hwloc_topology_t topo;
+    hwloc_bitmap_t   set;
+} ex = {.lock = PTHREAD_MUTEX_INITIALIZER,
+        .cond = PTHREAD_COND_INITIALIZER,
+        .gone = PTHREAD_COND_INITIALIZER};
+
+static __thread uint32_t my_cpus;
+static __thread int      my_blocked;
+static __thread int      on_executor;
+
+static int spawn_locked(void);
+
+static void bind_thread(int index)
+{
+    hwloc_bitmap_t set;
+    int ncores;
+
+    if (!ex.bind || ex.topo == NULL)
+        return;
+    set = hwloc_bitmap_dup(ex.set);
+    ncores = hwloc_get_nbobjs_inside_cpuset_by_type(ex.topo, ex.set, HWLOC_OBJ_CORE);
+    if (ex.exclusive && index >= 0 && index < ex.ncpus && ncores > 0) {
+        hwloc_obj_t core = hwloc_get_obj_inside_cpuset_by_type(ex.topo, ex.set, HWLOC_OBJ_CORE,
+                                                               (unsigned)(index % ncores));
+        if (core != NULL)
+            hwloc_bitmap_copy(set, core->cpuset);
+    }
+    if (hwloc_set_cpubind(ex.topo, set, HWLOC_CPUBIND_THREAD) != 0)
+        rmpi_debug(MOD, "cannot bind executor %d: %m", index);
+    hwloc_bitmap_free(set);
+}
+
+static int fits_locked(const rmpi_xnode_t *n)
+{
+    return n->cpus_milli <= ex.free_milli || ex.running == 0;
+}
+
+static void *executor_main(void *arg)
+{
+    int index = (int)(intptr_t)arg;
+    stack_t ss;
+
+    /* An alternate stack so a task's stack overflow can be reported. */
+    ss.ss_sp = malloc(SIGSTKSZ * 4);
+    ss.ss_size = SIGSTKSZ * 4;
+    ss.ss_flags = 0;
+    if (ss.ss_sp != NULL)
+        sigaltstack(&ss, NULL);
+    on_executor = 1;
+    bind_thread(index);
+    pthread_mutex_lock(&ex.lock);
+    for (;;) {
+        while (!ex.stop && !(ex.head != NULL && fits_locked(ex.head))) {
+            if (ex.spin_us > 0) {
+                /* Poll a while before sleeping: a futex wake costs more than the
+                 * gap between two tasks. */
+                pthread_mutex_unlock(&ex.lock);
+                double until = rmpi_now() + ex.spin_us * 1e-6;
+                while (atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0 &&
+                       rmpi_now() < until && !ex.stop)
+                    for (int i = 0; i < 32; i++)
+                        rmpi_cpu_relax();
+                pthread_mutex_lock(&ex.lock);
+                if (ex.stop || (ex.head != NULL && fits_locked(ex.head)))
+                    break;
+            }
+            ex.idle++;
+            pthread_cond_wait(&ex.cond, &ex.lock);
+            ex.idle--;
+        }
+        if (ex.stop)
+            break;
+        rmpi_xnode_t *n = ex.head;
+        ex.head = n->next;
+        if (ex.head == NULL)
+            ex.tail = NULL;
+        atomic_fetch_sub_explicit(&ex.qlen, 1, memory_order_relaxed);
+        ex.free_milli -= n->cpus_milli;
+        ex.running++;
+        my_cpus = n->cpus_milli;
+        pthread_mutex_unlock(&ex.lock);
+
+        ex.run(n); /* n belongs to run() from here */
+
+        pthread_mutex_lock(&ex.lock);
+        ex.free_milli += my_cpus;
+        ex.running--;
+        /* More threads than cpus exist after blocked tasks resumed: shrink. */
+        if (ex.nthreads > ex.ncpus && ex.idle >= 1 && ex.head == NULL)
+            break;
+    }
+    ex.nthreads--;
+    pthread_cond_broadcast(&ex.gone);
+    pthread_mutex_unlock(&ex.lock);
+    on_executor = 0;
+    if (ss.ss_sp != NULL) {
+        ss.ss_flags = SS_DISABLE;
+        sigaltstack(&ss, NULL);
+        free(ss.ss_sp);
+    }
+    return NULL;
+}
+
+static int spawn_locked(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    int rc;
+
+    if (ex.nthreads >= MAX_THREADS)
+        return RMPI_ERR_RESOURCES;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&t, &attr, executor_main, (void *)(intptr_t)ex.nthreads);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        rmpi_error(MOD, "cannot start an executor thread (%d running): %s", ex.nthreads,
+                   strerror(rc));
+        return RMPI_ERR_NO_MEMORY;
+    }
+    ex.nthreads++;
+    return RMPI_OK;
+}
+
+/* Make sure someone will take the queue head if it can run now. */
+static void kick_locked(void)
+{
+    if (ex.head == NULL || !fits_locked(ex.head))
+        return;
+    if (ex.idle > 0)
+        pthread_cond_signal(&ex.cond);
+    else if (ex.nthreads - ex.running <= 0)
+        spawn_locked();
+}
+
+int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_run_t run)
+{
+    pthread_mutex_lock(&ex.lock);
+    ex.head = ex.tail = NULL;
+    atomic_store(&ex.qlen, 0);
+    ex.running = ex.idle = ex.nthreads = ex.stop = 0;
+    ex.ncpus = ncpus;
+    ex.free_milli = (int64_t)ncpus * 1000;
+    ex.bind = bind;
+    ex.exclusive = exclusive;
+    ex.spin_us = spin_us;
+    ex.run = run;
+    if (bind) {
+        if (hwloc_topology_init(&ex.topo) == 0 && hwloc_topology_load(ex.topo) == 0) {
+            ex.set = hwloc_bitmap_alloc();
+            if (hwloc_get_cpubind(ex.topo, ex.set, HWLOC_CPUBIND_PROCESS) != 0 ||
+                hwloc_bitmap_iszero(ex.set))
+                hwloc_bitmap_copy(ex.set, hwloc_topology_get_topology_cpuset(ex.topo));
+        } else {
+            rmpi_warn(MOD, "hwloc topology unavailable: executors are not bound");
+            ex.bind = 0;
+        }
+    }
+    int rc = RMPI_OK;
+    for (int i = 0; i < ncpus && rc == RMPI_OK; i++)
+        rc = spawn_locked();
+    ex.started = 1;
+    pthread_mutex_unlock(&ex.lock);
+    return rc;
+}
+
+void rmpi__exec_push(rmpi_xnode_t *n)
+{
+    n->next = NULL;
+    pthread_mutex_lock(&ex.lock);
+    if (ex.tail != NULL)
+        ex.tail->next = n;
+    else
+        ex.head = n;
+    ex.tail = n;
+    atomic_fetch_add_explicit(&ex.qlen, 1, memory_order_relaxed);
+    kick_locked();
+    pthread_mutex_unlock(&ex.lock);
+}
+
+void rmpi__exec_block_begin(void)
+{
+    if (!on_executor || my_blocked++ > 0)
+        return;
+    pthread_mutex_lock(&ex.lock);
+    ex.free_milli += my_cpus;
+    ex.running--;
+    kick_locked();
+    pthread_mutex_unlock(&ex.lock);
+}
+
+void rmpi__exec_block_end(void)
+{
+    if (!on_executor || --my_blocked > 0)
+        return;
+    pthread_mutex_lock(&ex.lock);
+    ex.free_milli -= my_cpus;
+    ex.running++;
+    pthread_mutex_unlock(&ex.lock);
+}
+
+int rmpi__exec_queue_len(void)
+{
+    return atomic_load_explicit(&ex.qlen, memory_order_relaxed);
+}
+
+int rmpi__exec_running(void)
+{
+    return ex.running;
+}
+
+void rmpi__exec_fini(double timeout_s, void (*drop)(rmpi_xnode_t *n))
+{
+    rmpi_xnode_t *n, *next;
+    double deadline = rmpi_now() + timeout_s;
+
+    pthread_mutex_lock(&ex.lock);
+    if (!ex.started) {
+        pthread_mutex_unlock(&ex.lock);
+        return;
+    }
+    ex.stop = 1;
+    n = ex.head;
+    ex.head = ex.tail = NULL;
+    atomic_store(&ex.qlen, 0);
+    pthread_cond_broadcast(&ex.cond);
+    pthread_mutex_unlock(&ex.lock);
+    for (; n != NULL; n = next) {
+        next = n->next;
+        if (drop != NULL)
+            drop(n);
+    }
+    pthread_mutex_lock(&ex.lock);
+    while (ex.nthreads > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_broadcast(&ex.cond);
+        pthread_cond_timedwait(&ex.gone, &ex.lock, &ts);
+        if (rmpi_now() > deadline) {
+            rmpi_warn(MOD, "%d executor thread(s) still running a task at shutdown",
+                      ex.running);
+            break;
+        }
+    }
+    ex.started = 0;
+    pthread_mutex_unlock(&ex.lock);
+    if (ex.topo != NULL) {
+        if (ex.set != NULL)
+            hwloc_bitmap_free(ex.set);
+        hwloc_topology_destroy(ex.topo);
+        ex.topo = NULL;
+        ex.set = NULL;
+    }
+}

@@ -1,0 +1,48 @@
+/*
+ * Scheduling on one rank: the executor pool (threads = the rank's cores, bound
+ * with hwloc; a task that blocks in get gives its cpus back so nested graphs
+ * cannot deadlock) and the choice of the rank a task runs on.
+ */
+#ifndef RMPI_SCHED_H
+#define RMPI_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rmpi_xnode {
+    struct rmpi_xnode *next;
+    uint32_t           cpus_milli; /* thousandths of a cpu the task holds */
+} rmpi_xnode_t;
+
+typedef void (*rmpi_exec_run_t)(rmpi_xnode_t *n);
+
+/* The process's cpuset as a list string ("0-3,8") and its cores (PUs if none). */
+int  rmpi__cpus_detect(char *cpuset, size_t len, int *ncores);
+/* 1 when two cpuset list strings share a cpu. */
+int  rmpi__cpus_intersect(const char *a, const char *b);
+
+/*
+ * Start ncpus executor threads running run(); exclusive: the rank owns its cpuset
+ * alone, so each thread gets a core of it; spin_us: idle polling before sleeping.
+ */
+int  rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_run_t run);
+/* Queue a task (any thread). */
+void rmpi__exec_push(rmpi_xnode_t *n);
+/* Around a blocking wait inside a task: lend the task's cpus to other tasks. */
+void rmpi__exec_block_begin(void);
+void rmpi__exec_block_end(void);
+/* Queued (not yet running) tasks. */
+int  rmpi__exec_queue_len(void);
+int  rmpi__exec_running(void);
+/* Stop: running tasks get timeout_s to finish; queued ones go to drop(). */
+void rmpi__exec_fini(double timeout_s, void (*drop)(rmpi_xnode_t *n));
+
+/*
+ * Pick a rank for a task: candidates are ranks with ncpus[r] * 1000 >= cpus_milli;
+ * load[r] is the estimated queue of rank r.  Two random choices, the lower load
+ * (per cpu) wins, this rank on a tie.  -1 when no rank fits.
+ */
+int  rmpi__place_choose(int size, int me, const int *ncpus, int (*load)(int),
+                        uint32_t cpus_milli, uint64_t *rng);
+
+#endif

@@ -1,0 +1,1130 @@
+/*
+ * Tasks: submission, dependency resolution, placement, execution, completion.
+ *
+ * The submitting rank owns the results.  It waits for the ref arguments it owns to
+ * be ready, picks the executing rank (where the large arguments are, else the least
+ * loaded of two random choices and itself) and sends the spec straight there: no
+ * head on the path.  The executor resolves what is left (pulls large arguments,
+ * asks the owners of refs it does not know), runs the function on an executor
+ * thread and sends the completion straight back, small results inline.
+ */
+#include "core.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static __thread rmpi_task_s *cur_task;
+static __thread uint64_t     rng_state;
+
+/* ------------------------------------------------------------------------------
+ * Allocation and small helpers
+ * ------------------------------------------------------------------------------ */
+
+static rmpi_task_s *task_alloc(int nargs, int nret, size_t blob)
+{
+    size_t sz = sizeof(rmpi_task_s) + (size_t)nargs * sizeof(rmpi_targ_t) +
+                (size_t)nret * sizeof(rmpi_tret_t) + blob;
+    rmpi_task_s *t = calloc(1, sz);
+
+    if (t == NULL)
+        return NULL;
+    t->nargs = (uint16_t)nargs;
+    t->nret = (uint16_t)nret;
+    t->args = (rmpi_targ_t *)(t + 1);
+    t->rets = (rmpi_tret_t *)(t->args + nargs);
+    t->blob = (char *)(t->rets + nret);
+    return t;
+}
+
+static void task_free(rmpi_task_s *t)
+{
+    for (int i = 0; i < t->nret; i++)
+        if (t->rets[i].data != NULL)
+            rmpi__store_free(t->rets[i].data, t->rets[i].size);
+    free(t->dep_msg);
+    free(t->fail_msg);
+    free(t);
+}
+
+static void dep_fail(rmpi_task_s *t, int status, const char *msg)
+{
+    if (t->dep_status != RMPI_OK)
+        return;
+    t->dep_status = status;
+    t->dep_msg = strdup(msg != NULL ? msg : rmpi_status_string(status));
+}
+
+static char *fmt_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt_msg(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static int load_of(int r)
+{
+    if (r == rmpi__rt.rank)
+        return rmpi__exec_queue_len() + rmpi__exec_running();
+    return atomic_load_explicit(&rmpi__rt.inflight[r], memory_order_relaxed) +
+           atomic_load_explicit(&rmpi__rt.qlen[r], memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------------
+ * Completion (owner side)
+ * ------------------------------------------------------------------------------ */
+
+/* Drop the references the task held on the arguments this rank owns. */
+static void release_args_locked(rmpi_task_s *t)
+{
+    for (int i = 0; i < t->nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        if (a->pin != NULL) {
+            rmpi_obj_t *o = a->pin;
+            a->pin = NULL;
+            o->pins--;
+            rmpi__obj_maybe_free_locked(o);
+        }
+    }
+    if (t->owner == rmpi__rt.rank) {
+        for (int i = 0; i < t->nargs; i++) {
+            rmpi_targ_t *a = &t->args[i];
+            if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
+                continue;
+            rmpi_obj_t *o = rmpi__obj_find(a->id);
+            if (o != NULL && o->task_refs > 0) {
+                o->task_refs--;
+                rmpi__obj_maybe_free_locked(o);
+            }
+        }
+    }
+}
+
+static void fail_results_locked(rmpi_task_s *t, int status, const char *msg)
+{
+    for (int i = 0; i < t->nret; i++) {
+        rmpi_obj_t *o = rmpi__obj_find(rmpi_oid_make(t->owner, i, t->seq));
+        if (o == NULL || o->state != RMPI_OBJ_PENDING)
+            continue;
+        rmpi__obj_fail(o, status, msg);
+        rmpi__obj_settled_locked(o);
+    }
+}
+
+/* Owner: the task ran here; its return buffers become the objects. */
+static void complete_local_locked(rmpi_task_s *t, int status, const char *msg)
+{
+    if (status != RMPI_OK) {
+        fail_results_locked(t, status, msg);
+    } else {
+        for (int i = 0; i < t->nret; i++) {
+            rmpi_obj_t *o = rmpi__obj_find(rmpi_oid_make(t->owner, i, t->seq));
+            if (o == NULL || o->state != RMPI_OBJ_PENDING)
+                continue;
+            if (t->rets[i].data == NULL)
+                rmpi__store_alloc(0, 1, &t->rets[i].data);
+            o->data = t->rets[i].data;
+            o->size = t->rets[i].size;
+            t->rets[i].data = NULL;
+            o->state = RMPI_OBJ_READY;
+            o->holder = rmpi__rt.rank;
+            rmpi__obj_settled_locked(o);
+        }
+    }
+    release_args_locked(t);
+    atomic_fetch_sub(&rmpi__rt.inflight[rmpi__rt.rank], 1);
+    task_free(t);
+}
+
+/* Executor: send the completion of another rank's task back to its owner. */
+static void send_done_locked(rmpi_task_s *t, int status, const char *msg)
+{
+    size_t len = sizeof(rmpi_wire_done_t), mlen = 0;
+
+    if (status != RMPI_OK) {
+        mlen = strlen(msg);
+        len += RMPI_ALIGN_UP(mlen, 8);
+    } else {
+        for (int i = 0; i < t->nret; i++) {
+            len += sizeof(rmpi_wire_ret_t);
+            if (t->rets[i].size <= rmpi__rt.inline_max)
+                len += RMPI_ALIGN_UP(t->rets[i].size, 8);
+        }
+    }
+    char *b = rmpi__rec_alloc(t->owner, REC_DONE, len);
+    if (b == NULL)
+        return; /* logged; the owner learns nothing, as if this rank died */
+    rmpi_wire_done_t d = {t->seq, t->nret, 0, status, (uint32_t)mlen, 0};
+    memcpy(b, &d, sizeof(d));
+    char *p = b + sizeof(d);
+    if (status != RMPI_OK) {
+        memcpy(p, msg, mlen);
+    } else {
+        for (int i = 0; i < t->nret; i++) {
+            rmpi_tret_t *r = &t->rets[i];
+            rmpi_wire_ret_t w = {RET_INLINE, RMPI_MEM_HOST, 0, 0, r->size};
+            if (r->size > rmpi__rt.inline_max) {
+                /* Large: stays here as the primary copy; the owner learns where. */
+                rmpi_obj_t *o = rmpi__obj_create(rmpi_oid_make(t->owner, i, t->seq));
+                if (o != NULL) {
+                    o->state = RMPI_OBJ_READY;
+                    o->primary_here = 1;
+                    o->holder = rmpi__rt.rank;
+                    o->data = r->data;
+                    o->size = r->size;
+                    r->data = NULL;
+                }
+                w.kind = RET_AT;
+                memcpy(p, &w, sizeof(w));
+                p += sizeof(w);
+            } else {
+                memcpy(p, &w, sizeof(w));
+                p += sizeof(w);
+                if (r->size != 0)
+                    memcpy(p, r->data, r->size);
+                p += RMPI_ALIGN_UP(r->size, 8);
+            }
+        }
+    }
+    rmpi__rec_commit(b);
+}
+
+/* The task is over (ran, crashed, or a dependency failed): report and free it. */
+static void finish_locked(rmpi_task_s *t, int status, const char *msg)
+{
+    if (t->owner == rmpi__rt.rank) {
+        complete_local_locked(t, status, msg);
+        return;
+    }
+    release_args_locked(t);
+    send_done_locked(t, status, msg);
+    task_free(t);
+}
+
+/* ------------------------------------------------------------------------------
+ * Argument resolution (executing side) and dispatch (owner side)
+ * ------------------------------------------------------------------------------ */
+
+static void exec_ready_locked(rmpi_task_s *t)
+{
+    if (t->dep_status != RMPI_OK) {
+        finish_locked(t, t->dep_status, t->dep_msg);
+        return;
+    }
+    rmpi__exec_push(&t->xn);
+}
+
+static void exec_dep_fire(rmpi_waitnode_t *n, rmpi_obj_t *o)
+{
+    rmpi_targ_t *a = (rmpi_targ_t *)((char *)n - offsetof(rmpi_targ_t, wn));
+    rmpi_task_s *t = a->task;
+
+    if (o->state == RMPI_OBJ_FAILED) {
+        dep_fail(t, o->status, o->errmsg);
+    } else {
+        a->data = o->data;
+        a->size = o->size;
+    }
+    if (--t->deps == 0)
+        exec_ready_locked(t);
+}
+
+/* Make every ref argument's bytes local (pinned), then queue the task. */
+static void acquire_args_locked(rmpi_task_s *t)
+{
+    t->deps = 1; /* held until the loop ends */
+    for (int i = 0; i < t->nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        a->task = t;
+        if (a->type != RMPI_ARG_REF || a->kind == ARGK_VALUE || a->kind == ARGK_INLINE)
+            continue;
+        rmpi_obj_t *o = rmpi__obj_find(a->id);
+        if (o == NULL) {
+            int owner = rmpi_oid_owner(a->id);
+            if (owner == rmpi__rt.rank || (a->kind == ARGK_AT && a->holder == rmpi__rt.rank)) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "argument %d: object %d:%llu was released", i,
+                         owner, (unsigned long long)a->id.lo);
+                dep_fail(t, RMPI_ERR_REF_RELEASED, msg);
+                continue;
+            }
+            o = rmpi__obj_create(a->id);
+            if (o == NULL) {
+                dep_fail(t, RMPI_ERR_NO_MEMORY, "out of memory resolving an argument");
+                continue;
+            }
+            if (a->kind == ARGK_AT) {
+                o->state = RMPI_OBJ_READY;
+                o->holder = a->holder;
+                o->size = a->size;
+            }
+        }
+        o->pins++;
+        a->pin = o;
+        if (o->state == RMPI_OBJ_FAILED) {
+            dep_fail(t, o->status, o->errmsg);
+        } else if (o->data != NULL) {
+            a->data = o->data;
+            a->size = o->size;
+        } else {
+            t->deps++;
+            a->wn.want_data = 1;
+            a->wn.fire = exec_dep_fire;
+            rmpi__obj_wait(o, &a->wn);
+            rmpi__obj_ensure_data_locked(o);
+        }
+    }
+    if (--t->deps == 0)
+        exec_ready_locked(t);
+}
+
+/* Rank with the most bytes of large arguments this rank knows about, or -1. */
+static int locality_rank_locked(rmpi_task_s *t)
+{
+    int best = -1;
+    size_t best_bytes = 0;
+
+    for (int i = 0; i < t->nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
+            continue;
+        rmpi_obj_t *o = rmpi__obj_find(a->id);
+        if (o == NULL || o->state != RMPI_OBJ_READY || o->size <= rmpi__rt.inline_max)
+            continue;
+        int h = o->data != NULL ? rmpi__rt.rank : o->holder;
+        size_t bytes = 0;
+        for (int j = 0; j < t->nargs; j++) { /* few arguments: a quadratic tally is fine */
+            rmpi_targ_t *b = &t->args[j];
+            if (b->type != RMPI_ARG_REF || rmpi_oid_owner(b->id) != rmpi__rt.rank)
+                continue;
+            rmpi_obj_t *p = rmpi__obj_find(b->id);
+            if (p != NULL && p->state == RMPI_OBJ_READY && p->size > rmpi__rt.inline_max &&
+                (p->data != NULL ? rmpi__rt.rank : p->holder) == h)
+                bytes += p->size;
+        }
+        if (bytes > best_bytes && h >= 0 &&
+            (uint64_t)rmpi__rt.ncpus[h] * 1000 >= t->cpus_milli) {
+            best_bytes = bytes;
+            best = h;
+        }
+    }
+    return best;
+}
+
+/* Encode the spec for a remote executor. */
+static int send_task_locked(rmpi_task_s *t)
+{
+    size_t len = sizeof(rmpi_wire_task_t);
+
+    for (int i = 0; i < t->nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        len += sizeof(rmpi_wire_arg_t);
+        if (a->type != RMPI_ARG_REF) {
+            len += RMPI_ALIGN_UP(a->size, 8);
+        } else if (rmpi_oid_owner(a->id) == rmpi__rt.rank) {
+            rmpi_obj_t *o = rmpi__obj_find(a->id);
+            if (o != NULL && o->data != NULL && o->size <= rmpi__rt.inline_max)
+                len += RMPI_ALIGN_UP(o->size, 8);
+        }
+    }
+    char *b = rmpi__rec_alloc(t->dest, REC_TASK, len);
+    if (b == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    rmpi_wire_task_t w = {t->seq, t->fn, t->cpus_milli, t->nargs, t->nret, 0};
+    memcpy(b, &w, sizeof(w));
+    char *p = b + sizeof(w);
+    for (int i = 0; i < t->nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        rmpi_wire_arg_t wa;
+        const void *payload = NULL;
+        memset(&wa, 0, sizeof(wa));
+        wa.type = a->type;
+        wa.holder = -1;
+        if (a->type != RMPI_ARG_REF) {
+            wa.kind = ARGK_VALUE;
+            wa.size = a->size;
+            payload = a->data;
+        } else {
+            wa.id.hi = a->id.hi;
+            wa.id.lo = a->id.lo;
+            wa.kind = ARGK_FOREIGN;
+            if (rmpi_oid_owner(a->id) == rmpi__rt.rank) {
+                rmpi_obj_t *o = rmpi__obj_find(a->id);
+                if (o != NULL && o->data != NULL && o->size <= rmpi__rt.inline_max) {
+                    wa.kind = ARGK_INLINE;
+                    wa.size = o->size;
+                    payload = o->data;
+                } else if (o != NULL && o->state == RMPI_OBJ_READY) {
+                    wa.kind = ARGK_AT;
+                    wa.size = o->size;
+                    wa.holder = o->data != NULL ? rmpi__rt.rank : o->holder;
+                }
+            }
+        }
+        memcpy(p, &wa, sizeof(wa));
+        p += sizeof(wa);
+        if (payload != NULL && wa.size != 0)
+            memcpy(p, payload, wa.size);
+        if (wa.kind == ARGK_VALUE || wa.kind == ARGK_INLINE)
+            p += RMPI_ALIGN_UP(wa.size, 8);
+    }
+    rmpi__rec_commit(b);
+    return RMPI_OK;
+}
+
+/* Owner: every owned dependency is READY or FAILED; place and send the task. */
+static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
+{
+    for (int i = 0; i < t->nargs && t->dep_status == RMPI_OK; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
+            continue;
+        rmpi_obj_t *o = rmpi__obj_find(a->id);
+        if (o != NULL && o->state == RMPI_OBJ_FAILED)
+            dep_fail(t, o->status, o->errmsg);
+    }
+    if (t->dep_status != RMPI_OK) {
+        /* Errors propagate: the results carry the dependency's error. */
+        atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1);
+        complete_local_locked(t, t->dep_status, t->dep_msg);
+        return;
+    }
+    int dest = fixed_rank;
+    if (dest < 0)
+        dest = locality_rank_locked(t);
+    if (dest < 0)
+        dest = rmpi__place_choose(rmpi__rt.size, rmpi__rt.rank, rmpi__rt.ncpus, load_of,
+                                  t->cpus_milli, &rng_state);
+    if (dest < 0)
+        dest = rmpi__rt.rank; /* feasibility was checked at submit */
+    t->dest = dest;
+    atomic_fetch_add(&rmpi__rt.inflight[dest], 1);
+    if (dest == rmpi__rt.rank) {
+        acquire_args_locked(t);
+        return;
+    }
+    HASH_ADD(hh, rmpi__rt.remote_tasks, seq, sizeof(t->seq), t);
+    if (send_task_locked(t) != RMPI_OK) {
+        HASH_DEL(rmpi__rt.remote_tasks, t);
+        atomic_fetch_sub(&rmpi__rt.inflight[dest], 1);
+        atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1);
+        complete_local_locked(t, RMPI_ERR_NO_MEMORY, "out of memory sending the task");
+    }
+}
+
+static void submit_dep_fire(rmpi_waitnode_t *n, rmpi_obj_t *o)
+{
+    rmpi_targ_t *a = (rmpi_targ_t *)((char *)n - offsetof(rmpi_targ_t, wn));
+    rmpi_task_s *t = a->task;
+
+    if (--t->deps == 0)
+        dispatch_locked(t, t->dest);
+}
+
+/* ------------------------------------------------------------------------------
+ * Submission
+ * ------------------------------------------------------------------------------ */
+
+static int lookup_fn(const char *name)
+{
+    int lo = 0, hi = rmpi__rt.nfns - 1;
+
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int c = strcmp(name, rmpi__rt.fns[mid].name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+static size_t arg_value_size(const rmpi_arg_t *a)
+{
+    switch (a->type) {
+    case RMPI_ARG_BYTES: return a->u.bytes.size;
+    case RMPI_ARG_I64:
+    case RMPI_ARG_F64: return 8;
+    case RMPI_ARG_ACTOR: return sizeof(rmpi_actor_t);
+    default: return 0;
+    }
+}
+
+static int check_submit(const char *fn, const rmpi_arg_t *args, int nargs,
+                        const rmpi_opts_t *opts, int *fidx, int *nret, uint32_t *milli,
+                        int *rank, size_t *blob)
+{
+    if (fn == NULL || nargs < 0 || nargs > 65535 || (nargs > 0 && args == NULL))
+        return RMPI_ERR_INVALID_ARG;
+    *fidx = lookup_fn(fn);
+    if (*fidx < 0) {
+        rmpi_info(CORE, "submit: no remote function '%s' is registered", fn);
+        return RMPI_ERR_UNKNOWN_FUNCTION;
+    }
+    int want = rmpi__rt.fns[*fidx].nargs;
+    if (want != RMPI_NARGS_ANY && want != nargs) {
+        rmpi_info(CORE, "submit: '%s' takes %d argument(s), got %d", fn, want, nargs);
+        return RMPI_ERR_NARGS;
+    }
+    *nret = 1;
+    *milli = 1000;
+    *rank = RMPI_ANY_RANK;
+    if (opts != NULL) {
+        const uint64_t known = RMPI_OPT_NUM_RETURNS | RMPI_OPT_CPUS | RMPI_OPT_GPUS |
+                               RMPI_OPT_MAX_RETRIES | RMPI_OPT_RANK;
+        if (opts->field_mask & ~known)
+            return RMPI_ERR_INVALID_ARG;
+        if (opts->field_mask & RMPI_OPT_NUM_RETURNS) {
+            if (opts->num_returns < 1 || opts->num_returns > RMPI_MAX_RETURNS)
+                return RMPI_ERR_INVALID_ARG;
+            *nret = opts->num_returns;
+        }
+        if (opts->field_mask & RMPI_OPT_CPUS) {
+            if (!isfinite(opts->cpus) || opts->cpus < 0 || opts->cpus > 1e6)
+                return RMPI_ERR_INVALID_ARG;
+            *milli = (uint32_t)llround(opts->cpus * 1000);
+        }
+        if (opts->field_mask & RMPI_OPT_GPUS) {
+            if (!isfinite(opts->gpus) || opts->gpus < 0)
+                return RMPI_ERR_INVALID_ARG;
+            if (opts->gpus > 0) {
+                rmpi_info(CORE, "submit: '%s' asks for %g GPU(s); no rank has GPUs", fn,
+                          opts->gpus);
+                return RMPI_ERR_RESOURCES;
+            }
+        }
+        if ((opts->field_mask & RMPI_OPT_MAX_RETRIES) && opts->max_retries < 0)
+            return RMPI_ERR_INVALID_ARG;
+        if (opts->field_mask & RMPI_OPT_RANK) {
+            if (opts->rank != RMPI_ANY_RANK && (opts->rank < 0 || opts->rank >= rmpi__rt.size))
+                return RMPI_ERR_INVALID_RANK;
+            *rank = opts->rank;
+        }
+    }
+    uint64_t have = (uint64_t)(*rank >= 0 ? rmpi__rt.ncpus[*rank] : rmpi__rt.max_cpus) * 1000;
+    if (*milli > have) {
+        rmpi_info(CORE, "submit: '%s' asks for %.3f cpus; %s has %llu", fn, *milli / 1000.0,
+                  *rank >= 0 ? "that rank" : "the largest rank", (unsigned long long)have / 1000);
+        return RMPI_ERR_RESOURCES;
+    }
+    *blob = 0;
+    for (int i = 0; i < nargs; i++) {
+        const rmpi_arg_t *a = &args[i];
+        switch (a->type) {
+        case RMPI_ARG_BYTES:
+            if (a->u.bytes.data == NULL && a->u.bytes.size != 0)
+                return RMPI_ERR_INVALID_ARG;
+            break;
+        case RMPI_ARG_I64:
+        case RMPI_ARG_F64:
+        case RMPI_ARG_ACTOR:
+            break;
+        case RMPI_ARG_REF: {
+            rmpi_oid_t id = rmpi__oid_of(a->u.ref);
+            if (!rmpi_oid_valid(id) || rmpi_oid_owner(id) >= rmpi__rt.size)
+                return RMPI_ERR_UNKNOWN_REF;
+            break;
+        }
+        default:
+            return RMPI_ERR_INVALID_ARG;
+        }
+        *blob += RMPI_ALIGN_UP(arg_value_size(a), 8);
+    }
+    return RMPI_OK;
+}
+
+int rmpi_submit(const char *fn, const rmpi_arg_t *args, int nargs, const rmpi_opts_t *opts,
+                rmpi_ref_t *refs_out)
+{
+    int fidx, nret, rank, rc;
+    uint32_t milli;
+    size_t blob;
+
+    if (!rmpi__rt.initialized)
+        return RMPI_ERR_NOT_INITIALIZED;
+    if (refs_out == NULL)
+        return RMPI_ERR_INVALID_ARG;
+    rc = check_submit(fn, args, nargs, opts, &fidx, &nret, &milli, &rank, &blob);
+    if (rc != RMPI_OK)
+        return rc;
+    rmpi_task_s *t = task_alloc(nargs, nret, blob);
+    if (t == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    t->fn = (uint32_t)fidx;
+    t->cpus_milli = milli;
+    t->owner = rmpi__rt.rank;
+    t->dest = rank;
+    t->xn.cpus_milli = milli;
+    size_t off = 0;
+    for (int i = 0; i < nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        const rmpi_arg_t *u = &args[i];
+        a->type = (uint8_t)u->type;
+        a->task = t;
+        if (u->type == RMPI_ARG_REF) {
+            a->kind = ARGK_FOREIGN;
+            a->id = rmpi__oid_of(u->u.ref);
+            continue;
+        }
+        const void *src = u->type == RMPI_ARG_BYTES ? u->u.bytes.data : (const void *)&u->u;
+        a->kind = ARGK_VALUE;
+        a->size = arg_value_size(u);
+        a->data = t->blob + off;
+        if (a->size != 0)
+            memcpy(t->blob + off, src, a->size);
+        off += RMPI_ALIGN_UP(a->size, 8);
+    }
+
+    rmpi__store_lock();
+    /* Hold the owned arguments; a released one is an error and nothing is submitted. */
+    for (int i = 0; i < nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
+            continue;
+        rmpi_obj_t *o = rmpi__obj_lookup_locked(a->id, &rc);
+        if (o == NULL) {
+            for (int j = 0; j < i; j++) {
+                rmpi_targ_t *b = &t->args[j];
+                if (b->type != RMPI_ARG_REF || rmpi_oid_owner(b->id) != rmpi__rt.rank)
+                    continue;
+                rmpi_obj_t *p = rmpi__obj_find(b->id);
+                if (b->wn.fire != NULL)
+                    rmpi__obj_unwait(p, &b->wn);
+                p->task_refs--;
+            }
+            rmpi__store_unlock();
+            free(t);
+            return rc;
+        }
+        o->task_refs++;
+        if (o->state == RMPI_OBJ_PENDING) {
+            t->deps++;
+            a->wn.want_data = 0;
+            a->wn.fire = submit_dep_fire;
+            rmpi__obj_wait(o, &a->wn);
+        }
+    }
+    t->seq = atomic_fetch_add(&rmpi__rt.next_seq, 1);
+    for (int i = 0; i < nret; i++) {
+        rmpi_obj_t *o = rmpi__obj_create(rmpi_oid_make(rmpi__rt.rank, i, t->seq));
+        if (o == NULL) {
+            rmpi__store_unlock();
+            rmpi_error(CORE, "out of memory creating result objects");
+            return RMPI_ERR_NO_MEMORY; /* unrecoverable state; reported loudly */
+        }
+        o->owned = 1;
+        o->state = RMPI_OBJ_PENDING;
+        o->user_refs = 1;
+        refs_out[i] = rmpi__ref_of(o->id);
+    }
+    atomic_fetch_add(&rmpi__rt.owned_objects, (uint64_t)nret);
+    atomic_fetch_add(&rmpi__rt.tasks_submitted, 1);
+    if (t->deps == 0)
+        dispatch_locked(t, rank);
+    rmpi__store_unlock();
+    return RMPI_OK;
+}
+
+rmpi_ref_t rmpi_call(const char *fn, int nargs, ...)
+{
+    rmpi_arg_t stack[16], *args = stack;
+    rmpi_ref_t ref = RMPI_REF_NIL;
+    va_list ap;
+    int rc;
+
+    if (nargs > 16) {
+        args = nargs <= 65535 ? malloc((size_t)nargs * sizeof(*args)) : NULL;
+        if (args == NULL)
+            nargs = -1;
+    }
+    va_start(ap, nargs);
+    for (int i = 0; i < nargs; i++)
+        args[i] = va_arg(ap, rmpi_arg_t);
+    va_end(ap);
+    rc = nargs < 0 ? RMPI_ERR_INVALID_ARG : rmpi_submit(fn, args, nargs, NULL, &ref);
+    if (args != stack)
+        free(args);
+    if (rc == RMPI_OK || !rmpi__rt.initialized)
+        return ref;
+    /* The error must not get lost: it becomes the value of the ref. */
+    rmpi_oid_t id = rmpi_oid_make(rmpi__rt.rank, 0, atomic_fetch_add(&rmpi__rt.next_seq, 1));
+    char msg[320];
+    snprintf(msg, sizeof(msg), "rmpi_call(\"%s\", %d): %s", fn ? fn : "(null)", nargs,
+             rmpi_status_string(rc));
+    rmpi__store_lock();
+    rmpi_obj_t *o = rmpi__obj_create(id);
+    if (o != NULL) {
+        o->owned = 1;
+        o->user_refs = 1;
+        rmpi__obj_fail(o, rc, msg);
+        atomic_fetch_add(&rmpi__rt.owned_objects, 1);
+        ref = rmpi__ref_of(id);
+    }
+    rmpi__store_unlock();
+    return ref;
+}
+
+/* ------------------------------------------------------------------------------
+ * Execution
+ * ------------------------------------------------------------------------------ */
+
+static __thread sigjmp_buf            crash_jmp;
+static __thread volatile sig_atomic_t crash_armed;
+static __thread volatile int          crash_sig;
+static __thread void *volatile        crash_addr;
+static struct sigaction               old_actions[4];
+static const int                      crash_signals[4] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+static int                            crash_installed;
+
+static void crash_handler(int sig, siginfo_t *si, void *uc)
+{
+    if (crash_armed) {
+        crash_armed = 0;
+        crash_sig = sig;
+        crash_addr = si != NULL ? si->si_addr : NULL;
+        siglongjmp(crash_jmp, 1);
+    }
+    for (int i = 0; i < 4; i++) {
+        if (crash_signals[i] != sig)
+            continue;
+        struct sigaction *old = &old_actions[i];
+        if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
+            old->sa_sigaction(sig, si, uc);
+            return;
+        }
+        if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+            old->sa_handler(sig);
+            return;
+        }
+    }
+    signal(sig, SIG_DFL); /* returning re-runs the fault with the default action */
+}
+
+int rmpi__crash_init(void)
+{
+    struct sigaction sa;
+
+    if (!rmpi__cfg.crash_handler || crash_installed)
+        return RMPI_OK;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = crash_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 4; i++)
+        sigaction(crash_signals[i], &sa, &old_actions[i]);
+    crash_installed = 1;
+    return RMPI_OK;
+}
+
+void rmpi__crash_fini(void)
+{
+    if (!crash_installed)
+        return;
+    for (int i = 0; i < 4; i++)
+        sigaction(crash_signals[i], &old_actions[i], NULL);
+    crash_installed = 0;
+}
+
+static const char *signal_text(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV (invalid memory access)";
+    case SIGBUS: return "SIGBUS (bus error)";
+    case SIGFPE: return "SIGFPE (arithmetic error)";
+    case SIGILL: return "SIGILL (illegal instruction)";
+    default: return "a signal";
+    }
+}
+
+void rmpi__task_run(rmpi_xnode_t *n)
+{
+    rmpi_task_s *volatile t = (rmpi_task_s *)n;
+    rmpi_task_s *prev = cur_task;
+    volatile int rc = RMPI_OK;
+    char *volatile msg = NULL;
+    const char *name = rmpi__rt.fns[t->fn].name;
+
+    cur_task = t;
+    if (crash_installed) {
+        if (sigsetjmp(crash_jmp, 1) == 0) {
+            crash_armed = 1;
+            rc = rmpi__rt.fns[t->fn].fn(t);
+            crash_armed = 0;
+        } else {
+            rc = RMPI_ERR_TASK_CRASHED;
+            msg = fmt_msg("function '%s' on rank %d crashed: %s at address %p", name,
+                          rmpi__rt.rank, signal_text(crash_sig), crash_addr);
+            rmpi_warn(CORE, "%s; the rank goes on, but the task's memory may be corrupt",
+                      msg ? msg : "a task crashed");
+        }
+    } else {
+        rc = rmpi__rt.fns[t->fn].fn(t);
+    }
+    cur_task = prev;
+    atomic_fetch_add(&rmpi__rt.tasks_executed, 1);
+
+    int status = RMPI_OK;
+    if (rc == RMPI_ERR_TASK_CRASHED) {
+        status = RMPI_ERR_TASK_CRASHED;
+    } else if (t->fail_msg != NULL || rc != RMPI_OK) {
+        status = RMPI_ERR_TASK_FAILED;
+        if (t->fail_msg != NULL)
+            msg = fmt_msg("function '%s' on rank %d: %s", name, rmpi__rt.rank, t->fail_msg);
+        else
+            msg = fmt_msg("function '%s' on rank %d returned %s", name, rmpi__rt.rank,
+                          rmpi_status_string(rc));
+    }
+    rmpi__store_lock();
+    finish_locked(t, status, msg != NULL ? msg : rmpi_status_string(status));
+    rmpi__store_unlock();
+    free(msg);
+}
+
+void rmpi__task_drop(rmpi_xnode_t *n)
+{
+    rmpi_task_s *t = (rmpi_task_s *)n;
+    rmpi__store_lock();
+    finish_locked(t, RMPI_ERR_SHUTDOWN, "runtime shut down before the task ran");
+    rmpi__store_unlock();
+}
+
+/* ------------------------------------------------------------------------------
+ * Protocol handlers (progress thread)
+ * ------------------------------------------------------------------------------ */
+
+void rmpi__task_handle_task(int src, const void *body, size_t len)
+{
+    rmpi_wire_task_t w;
+    const char *p = body, *end = p + len;
+    size_t blob = 0;
+
+    if (len < sizeof(w)) {
+        rmpi_error(CORE, "malformed task from rank %d (%zu bytes)", src, len);
+        return;
+    }
+    memcpy(&w, p, sizeof(w));
+    p += sizeof(w);
+    /* First pass: check every length. */
+    const char *q = p;
+    for (int i = 0; i < w.nargs; i++) {
+        rmpi_wire_arg_t a;
+        if ((size_t)(end - q) < sizeof(a))
+            goto bad;
+        memcpy(&a, q, sizeof(a));
+        q += sizeof(a);
+        if (a.kind == ARGK_VALUE || a.kind == ARGK_INLINE) {
+            if (a.size > (size_t)(end - q))
+                goto bad;
+            q += RMPI_ALIGN_UP(a.size, 8);
+            blob += RMPI_ALIGN_UP(a.size, 8);
+        } else if (a.kind == ARGK_AT) {
+            if (a.holder < 0 || a.holder >= rmpi__rt.size)
+                goto bad;
+        } else if (a.kind != ARGK_FOREIGN) {
+            goto bad;
+        }
+    }
+    if (w.fn >= (uint32_t)rmpi__rt.nfns || w.nret < 1 || w.nret > RMPI_MAX_RETURNS)
+        goto bad;
+
+    rmpi_task_s *t = task_alloc(w.nargs, w.nret, blob);
+    if (t == NULL) {
+        rmpi_error(CORE, "out of memory for a task from rank %d", src);
+        return;
+    }
+    t->seq = w.seq;
+    t->owner = src;
+    t->dest = rmpi__rt.rank;
+    t->fn = w.fn;
+    t->cpus_milli = w.cpus_milli;
+    t->xn.cpus_milli = w.cpus_milli;
+    size_t off = 0;
+    for (int i = 0; i < w.nargs; i++) {
+        rmpi_wire_arg_t a;
+        rmpi_targ_t *ta = &t->args[i];
+        memcpy(&a, p, sizeof(a));
+        p += sizeof(a);
+        ta->type = a.type;
+        ta->kind = a.kind;
+        ta->holder = a.holder;
+        ta->id.hi = a.id.hi;
+        ta->id.lo = a.id.lo;
+        ta->size = a.size;
+        ta->task = t;
+        if (a.kind == ARGK_VALUE || a.kind == ARGK_INLINE) {
+            if (a.size != 0)
+                memcpy(t->blob + off, p, a.size);
+            ta->data = t->blob + off;
+            off += RMPI_ALIGN_UP(a.size, 8);
+            p += RMPI_ALIGN_UP(a.size, 8);
+        }
+    }
+    rmpi__store_lock();
+    acquire_args_locked(t);
+    rmpi__store_unlock();
+    return;
+bad:
+    rmpi_error(CORE, "dropping a malformed task from rank %d", src);
+}
+
+void rmpi__task_handle_done(int src, const void *body, size_t len)
+{
+    rmpi_wire_done_t d;
+    const char *p = body, *end = p + len;
+
+    if (len < sizeof(d))
+        goto bad;
+    memcpy(&d, p, sizeof(d));
+    p += sizeof(d);
+    rmpi__store_lock();
+    rmpi_task_s *t;
+    HASH_FIND(hh, rmpi__rt.remote_tasks, &d.seq, sizeof(d.seq), t);
+    if (t == NULL || t->dest != src || d.nret != t->nret) {
+        rmpi__store_unlock();
+        rmpi_warn(CORE, "completion of unknown task %llu from rank %d ignored",
+                  (unsigned long long)d.seq, src);
+        return;
+    }
+    HASH_DEL(rmpi__rt.remote_tasks, t);
+    atomic_fetch_sub(&rmpi__rt.inflight[src], 1);
+    atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1); /* complete_local drops it */
+    if (d.status != RMPI_OK) {
+        char *msg = NULL;
+        if (d.msglen <= (size_t)(end - p))
+            msg = fmt_msg("%.*s", (int)d.msglen, p);
+        complete_local_locked(t, d.status, msg ? msg : rmpi_status_string(d.status));
+        free(msg);
+        rmpi__store_unlock();
+        return;
+    }
+    for (int i = 0; i < d.nret; i++) {
+        rmpi_wire_ret_t r;
+        if ((size_t)(end - p) < sizeof(r))
+            break;
+        memcpy(&r, p, sizeof(r));
+        p += sizeof(r);
+        rmpi_obj_t *o = rmpi__obj_find(rmpi_oid_make(t->owner, i, t->seq));
+        if (r.kind == RET_INLINE) {
+            if (r.size > (size_t)(end - p))
+                break;
+            if (o != NULL && o->state == RMPI_OBJ_PENDING) {
+                void *buf;
+                if (rmpi__store_alloc(r.size, 1, &buf) != RMPI_OK) {
+                    rmpi__obj_fail(o, RMPI_ERR_NO_MEMORY, "out of memory receiving a result");
+                } else {
+                    if (r.size != 0)
+                        memcpy(buf, p, r.size);
+                    o->data = buf;
+                    o->size = r.size;
+                    o->holder = rmpi__rt.rank;
+                    o->state = RMPI_OBJ_READY;
+                }
+                rmpi__obj_settled_locked(o);
+            }
+            p += RMPI_ALIGN_UP(r.size, 8);
+        } else if (o != NULL && o->state == RMPI_OBJ_PENDING) {
+            o->size = r.size;
+            o->holder = src;
+            o->state = RMPI_OBJ_READY;
+            rmpi__obj_settled_locked(o); /* frees at once (and tells src) if released */
+        } else {
+            rmpi_wire_id_t id = {rmpi_oid_make(t->owner, i, t->seq).hi, t->seq};
+            rmpi__rec_send(src, REC_FREE, &id, sizeof(id));
+        }
+    }
+    /* Whatever a truncated completion left pending fails rather than hangs. */
+    fail_results_locked(t, RMPI_ERR_INTERNAL, "malformed completion message");
+    complete_local_locked(t, RMPI_OK, NULL);
+    rmpi__store_unlock();
+    return;
+bad:
+    rmpi_error(CORE, "dropping a malformed completion from rank %d", src);
+}
+
+void rmpi__task_peer_failed_locked(int rank)
+{
+    rmpi_task_s *t, *tmp;
+
+    HASH_ITER(hh, rmpi__rt.remote_tasks, t, tmp) {
+        if (t->dest != rank)
+            continue;
+        HASH_DEL(rmpi__rt.remote_tasks, t);
+        atomic_fetch_sub(&rmpi__rt.inflight[rank], 1);
+        atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1);
+        char *msg = fmt_msg("rank %d died while running function '%s'", rank,
+                            rmpi__rt.fns[t->fn].name);
+        complete_local_locked(t, RMPI_ERR_RANK_DIED, msg ? msg : "rank died");
+        free(msg);
+    }
+}
+
+void rmpi__task_fini(void)
+{
+    rmpi_task_s *t, *tmp;
+
+    rmpi__store_lock();
+    HASH_ITER(hh, rmpi__rt.remote_tasks, t, tmp) {
+        HASH_DEL(rmpi__rt.remote_tasks, t);
+        task_free(t);
+    }
+    rmpi__store_unlock();
+}
+
+/* ------------------------------------------------------------------------------
+ * Inside a task
+ * ------------------------------------------------------------------------------ */
+
+rmpi_task_t *rmpi_task_current(void)
+{
+    return cur_task;
+}
+
+int rmpi_task_nargs(rmpi_task_t *t)
+{
+    return t != NULL ? t->nargs : RMPI_ERR_INVALID_ARG;
+}
+
+int rmpi_task_num_returns(rmpi_task_t *t)
+{
+    return t != NULL ? t->nret : RMPI_ERR_INVALID_ARG;
+}
+
+int rmpi_task_arg_type(rmpi_task_t *t, int i)
+{
+    if (t == NULL || i < 0 || i >= t->nargs)
+        return RMPI_ERR_INVALID_ARG;
+    return t->args[i].type;
+}
+
+int rmpi_task_arg(rmpi_task_t *t, int i, const void **data, size_t *size)
+{
+    if (t == NULL || data == NULL || size == NULL || i < 0 || i >= t->nargs)
+        return RMPI_ERR_INVALID_ARG;
+    *data = t->args[i].data;
+    *size = t->args[i].size;
+    return RMPI_OK;
+}
+
+static int scalar_arg(rmpi_task_t *t, int i, int type, const char *what, void *out)
+{
+    if (t == NULL)
+        return RMPI_ERR_INVALID_ARG;
+    if (i < 0 || i >= t->nargs)
+        return rmpi_task_fail(t, "argument %d requested as %s, but the task has %d argument(s)",
+                              i, what, t->nargs);
+    rmpi_targ_t *a = &t->args[i];
+    int ok = a->type == type ||
+             ((a->type == RMPI_ARG_BYTES || a->type == RMPI_ARG_REF) && a->size == 8);
+    if (!ok) {
+        static const char *const names[] = {"?", "bytes", "an i64", "an f64", "a ref", "an actor"};
+        return rmpi_task_fail(t, "argument %d is %s of %zu bytes, not %s", i,
+                              a->type >= 1 && a->type <= 5 ? names[a->type] : "?", a->size, what);
+    }
+    memcpy(out, a->data, 8);
+    return RMPI_OK;
+}
+
+int64_t rmpi_task_arg_i64(rmpi_task_t *t, int i)
+{
+    int64_t v = 0;
+    if (scalar_arg(t, i, RMPI_ARG_I64, "an i64", &v) != RMPI_OK)
+        return 0;
+    return v;
+}
+
+double rmpi_task_arg_f64(rmpi_task_t *t, int i)
+{
+    double v = 0;
+    if (scalar_arg(t, i, RMPI_ARG_F64, "an f64", &v) != RMPI_OK)
+        return 0;
+    return v;
+}
+
+int rmpi_task_arg_actor(rmpi_task_t *t, int i, rmpi_actor_t *out)
+{
+    if (t == NULL || out == NULL || i < 0 || i >= t->nargs)
+        return RMPI_ERR_INVALID_ARG;
+    if (t->args[i].type != RMPI_ARG_ACTOR || t->args[i].size != sizeof(*out))
+        return RMPI_ERR_ARG_TYPE;
+    memcpy(out, t->args[i].data, sizeof(*out));
+    return RMPI_OK;
+}
+
+void *rmpi_task_return_buffer(rmpi_task_t *t, int i, size_t size)
+{
+    void *buf;
+    int rc;
+
+    if (t == NULL)
+        return NULL;
+    if (i < 0 || i >= t->nret) {
+        rmpi_task_fail(t, "return value %d does not exist: the caller asked for %d", i, t->nret);
+        return NULL;
+    }
+    rc = rmpi__store_alloc(size, 0, &buf);
+    if (rc != RMPI_OK) {
+        rmpi_task_fail(t, "cannot store a %zu-byte result: %s", size, rmpi_status_string(rc));
+        return NULL;
+    }
+    if (t->rets[i].data != NULL)
+        rmpi__store_free(t->rets[i].data, t->rets[i].size);
+    t->rets[i].data = buf;
+    t->rets[i].size = size;
+    return buf;
+}
+
+int rmpi_task_return(rmpi_task_t *t, int i, const void *data, size_t size)
+{
+    if (t == NULL || (data == NULL && size != 0))
+        return RMPI_ERR_INVALID_ARG;
+    if (i < 0 || i >= t->nret) {
+        rmpi_task_fail(t, "return value %d does not exist: the caller asked for %d", i, t->nret);
+        return RMPI_ERR_RETURN_INDEX;
+    }
+    void *buf = rmpi_task_return_buffer(t, i, size);
+    if (buf == NULL)
+        return RMPI_ERR_STORE_FULL;
+    if (size != 0)
+        memcpy(buf, data, size);
+    return RMPI_OK;
+}
+
+int rmpi_task_return_i64(rmpi_task_t *t, int i, int64_t v)
+{
+    return rmpi_task_return(t, i, &v, sizeof(v));
+}
+
+int rmpi_task_return_f64(rmpi_task_t *t, int i, double v)
+{
+    return rmpi_task_return(t, i, &v, sizeof(v));
+}
+
+int rmpi_task_fail(rmpi_task_t *t, const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+
+    if (t == NULL)
+        return RMPI_ERR_NOT_IN_TASK;
+    if (t->fail_msg != NULL)
+        return RMPI_ERR_TASK_FAILED; /* the first failure is the one reported */
+    va_start(ap, fmt);
+    if (fmt == NULL || vasprintf(&s, fmt, ap) < 0)
+        s = strdup("task failed");
+    va_end(ap);
+    t->fail_msg = s;
+    return RMPI_ERR_TASK_FAILED;
+}
