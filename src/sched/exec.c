@@ -27,7 +27,7 @@ static struct {
     atomic_int       qlen;
     int              running;
     int64_t          free_milli;
-    int              nthreads, idle, stop;
+    int              nthreads, idle, starting, stop;
     int              ncpus, bind, exclusive, spin_us, started;
     rmpi_exec_run_t  run;
     hwloc_topology_t topo;
@@ -81,6 +81,7 @@ static void *executor_main(void *arg)
     on_executor = 1;
     bind_thread(index);
     pthread_mutex_lock(&ex.lock);
+    ex.starting--;
     for (;;) {
         while (!ex.stop && !(ex.head != NULL && fits_locked(ex.head))) {
             if (ex.spin_us > 0) {
@@ -151,6 +152,7 @@ static int spawn_locked(void)
         return RMPI_ERR_NO_MEMORY;
     }
     ex.nthreads++;
+    ex.starting++;
     return RMPI_OK;
 }
 
@@ -159,9 +161,11 @@ static void kick_locked(void)
 {
     if (ex.head == NULL || !fits_locked(ex.head))
         return;
+    /* Threads that are not idle are running or blocked in a wait: only an idle
+     * or starting thread can take the task. */
     if (ex.idle > 0)
         pthread_cond_signal(&ex.cond);
-    else if (ex.nthreads - ex.running <= 0)
+    else if (ex.starting == 0)
         spawn_locked();
 }
 
@@ -170,7 +174,7 @@ int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_r
     pthread_mutex_lock(&ex.lock);
     ex.head = ex.tail = NULL;
     atomic_store(&ex.qlen, 0);
-    ex.running = ex.idle = ex.nthreads = ex.stop = 0;
+    ex.running = ex.idle = ex.nthreads = ex.starting = ex.stop = 0;
     ex.ncpus = ncpus;
     ex.free_milli = (int64_t)ncpus * 1000;
     ex.bind = bind;
