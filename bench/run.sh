@@ -69,11 +69,11 @@ if head -c 2048 "$mb" 2>/dev/null | grep -q 'libtool'; then
 fi
 
 if [ $smoke = 1 ]; then
-    mb_args=(--smoke)
+    mb_args=(--smoke --timeout 15)
     limits_args=(--smoke)
     run_limit=60
 else
-    mb_args=(--max-row-time 20)
+    mb_args=(--max-row-time 20 --timeout 30)
     limits_args=()
     run_limit=120
 fi

@@ -342,10 +342,13 @@ int rmpi_init(int *argc, char ***argv)
             local++;
         }
     }
-    int oversubscribed = sharing > ncores;
+    /* Polling pays only with a core to spare: on a rank whose executors fill its
+     * cores (or a node with more ranks than cores), a polling thread takes the
+     * core from the thread it waits for (measured: 8,000 vs 28,000 sync tasks/s). */
+    int spare = sharing <= 1 && ncores > rmpi__rt.ncpus[me];
     int mode = rmpi__cfg.progress;
     if (mode == RMPI_PROGRESS_AUTO)
-        mode = oversubscribed ? RMPI_PROGRESS_BLOCK : RMPI_PROGRESS_HYBRID;
+        mode = spare ? RMPI_PROGRESS_HYBRID : RMPI_PROGRESS_BLOCK;
     int spin = rmpi__cfg.spin_us >= 0 ? rmpi__cfg.spin_us : 50;
     int tp_spin = mode == RMPI_PROGRESS_SPIN ? -1 : mode == RMPI_PROGRESS_BLOCK ? 0 : spin;
     rmpi__rt.spin_us = mode == RMPI_PROGRESS_BLOCK ? 0 : mode == RMPI_PROGRESS_SPIN ? 1000 : spin;
@@ -353,14 +356,21 @@ int rmpi_init(int *argc, char ***argv)
     rmpi__tp_set_spin(tp_spin);
 
     void **addrs = malloc((size_t)size * sizeof(*addrs));
-    if (addrs == NULL) {
+    char *is_local = calloc((size_t)size, 1);
+    if (addrs == NULL || is_local == NULL) {
+        free(addrs);
+        free(is_local);
         rc = RMPI_ERR_NO_MEMORY;
         goto err_arrays;
     }
-    for (int r = 0; r < size; r++)
+    for (int r = 0; r < size; r++) {
         addrs[r] = (char *)boot.blobs[r] + sizeof(blob_hdr_t);
-    rc = rmpi__tp_connect(size, me, addrs);
+        is_local[r] = strcmp(((const blob_hdr_t *)boot.blobs[r])->host,
+                             ((const blob_hdr_t *)boot.blobs[me])->host) == 0;
+    }
+    rc = rmpi__tp_connect(size, me, addrs, is_local);
     free(addrs);
+    free(is_local);
     if (rc != RMPI_OK)
         goto err_arrays;
     rc = rmpi__msg_init();

@@ -5,11 +5,12 @@
 #   mpirun --oversubscribe --allow-run-as-root -n NP
 # (more ranks than cores is on purpose).  NP "singleton" runs PROGRAM directly,
 # without mpirun, as a lone process.  A hang fails: the run is killed after
-# RAYMPI_TEST_TIMEOUT seconds (300 by default).  The exit status is PROGRAM's
+# RMPI_TEST_TIMEOUT seconds (300 by default).  The exit status is PROGRAM's
 # (77, skipped, passes through); 77 also when mpirun is missing.
 #
 # Environment: MPIRUN (the mpirun to use; default: mpirun from PATH),
-# MPIRUN_FLAGS (more flags for mpirun), RAYMPI_TEST_TIMEOUT.
+# MPIRUN_FLAGS (more flags for mpirun), RMPI_TEST_TIMEOUT (not RAYMPI_: the
+# runtime warns about RAYMPI_ variables it does not know).
 
 if [ $# -lt 2 ]; then
     echo "usage: $0 NP|singleton PROGRAM [ARGS...]" >&2
@@ -27,7 +28,7 @@ export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base
 # Crashing tasks are tested on purpose: no core files.
 ulimit -c 0 2>/dev/null
 
-limit=${RAYMPI_TEST_TIMEOUT:-300}
+limit=${RMPI_TEST_TIMEOUT:-300}
 if command -v timeout >/dev/null 2>&1; then
     # --kill-after: a rank stuck in a signal handler still goes.
     run_limited() { timeout --kill-after=10 "$limit" "$@"; }

@@ -27,9 +27,9 @@ esac
 
 args=
 case $name in
-test_memory) args=${RAYMPI_TEST_MEMORY_COUNT:-100000}
-             RAYMPI_TEST_TIMEOUT=${RAYMPI_TEST_TIMEOUT:-1200}
-             export RAYMPI_TEST_TIMEOUT ;;
+test_memory) args=${RMPI_TEST_MEMORY_COUNT:-100000}
+             RMPI_TEST_TIMEOUT=${RMPI_TEST_TIMEOUT:-1200}
+             export RMPI_TEST_TIMEOUT ;;
 esac
 
 case $dir in

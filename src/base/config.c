@@ -28,6 +28,7 @@ typedef struct {
 static const char *const log_levels[] = {"error", "warn", "info", "debug", "trace", NULL};
 static const char *const boot_methods[] = {"auto", "pmix", "mpi", "singleton", NULL};
 static const char *const progress_modes[] = {"auto", "spin", "hybrid", "block", NULL};
+static const char *const errh_modes[] = {"auto", "yes", "no", NULL};
 
 int rmpi__parse_size(const char *s, uint64_t *out)
 {
@@ -132,15 +133,17 @@ static const config_field_t fields[] = {
           "start-up exchange: auto (MPI if the application initialised it, else PMIx, "
           "else singleton), pmix, mpi or singleton", parse_enum, boot, boot_methods),
     FIELD("RAYMPI_UCX_PROGRESS", "auto",
-          "progress thread: spin (busy poll), hybrid (spin RAYMPI_UCX_SPIN_US then "
-          "sleep), block (sleep at once), auto (block when the node's ranks outnumber "
-          "its cores, else hybrid)", parse_enum, progress, progress_modes),
+          "how idle threads wait: spin (busy poll), hybrid (poll RAYMPI_UCX_SPIN_US, "
+          "then sleep), block (sleep at once), auto (hybrid when the rank has a core "
+          "to spare beyond its executors, else block)", parse_enum, progress, progress_modes),
     FIELD("RAYMPI_UCX_SPIN_US", "-1",
           "microseconds an idle thread polls before it sleeps (-1: chosen by the "
           "progress mode)", parse_int, spin_us, NULL),
-    FIELD("RAYMPI_UCX_ERR_HANDLING", "yes",
-          "create endpoints with UCX peer error handling, so a dead rank is reported "
-          "instead of fatal", parse_bool, err_handling, NULL),
+    FIELD("RAYMPI_UCX_ERR_HANDLING", "auto",
+          "UCX peer error handling (a dead rank is reported, not fatal): yes (every "
+          "endpoint), no (none), auto (endpoints to other nodes only: in UCX 1.13 it "
+          "rules out CMA, the zero-copy path between ranks of one node)",
+          parse_enum, err_handling, errh_modes),
     FIELD("RAYMPI_STORE_CAPACITY", "0",
           "bytes of object data one rank may hold (suffixes K, M, G); 0: 30% of the "
           "node's memory divided among its ranks", parse_size, store_capacity, NULL),

@@ -11,13 +11,14 @@
 
 enum { RMPI_BOOT_AUTO, RMPI_BOOT_PMIX, RMPI_BOOT_MPI, RMPI_BOOT_SINGLETON };
 enum { RMPI_PROGRESS_AUTO, RMPI_PROGRESS_SPIN, RMPI_PROGRESS_HYBRID, RMPI_PROGRESS_BLOCK };
+enum { RMPI_ERRH_AUTO, RMPI_ERRH_YES, RMPI_ERRH_NO };
 
 typedef struct {
     int      log_level;        /* RAYMPI_LOG_LEVEL */
     int      boot;             /* RAYMPI_BOOT_METHOD */
     int      progress;         /* RAYMPI_UCX_PROGRESS */
     int      spin_us;          /* RAYMPI_UCX_SPIN_US, -1 = auto */
-    int      err_handling;     /* RAYMPI_UCX_ERR_HANDLING */
+    int      err_handling;     /* RAYMPI_UCX_ERR_HANDLING: RMPI_ERRH_* */
     uint64_t store_capacity;   /* RAYMPI_STORE_CAPACITY, 0 = auto */
     uint64_t inline_max;       /* RAYMPI_STORE_INLINE_MAX */
     int      num_cpus;         /* RAYMPI_SCHED_NUM_CPUS, 0 = auto */

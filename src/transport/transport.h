@@ -40,15 +40,15 @@ typedef struct rmpi_tp_work {
 
 typedef struct {
     int  spin_us;      /* idle polling before sleeping; < 0: never sleep */
-    int  err_handling; /* UCX peer error handling on endpoints */
+    int  err_handling; /* RMPI_ERRH_*: UCX peer error handling on endpoints */
     void (*idle_hook)(void);                   /* after each drain of posted work */
     void (*peer_failed)(int rank, int status); /* an endpoint reported its peer gone */
 } rmpi_tp_params_t;
 
 /* Create the UCX context and worker; *addr (free with free()) is this rank's address. */
 int  rmpi__tp_init(const rmpi_tp_params_t *params, void **addr, size_t *addrlen);
-/* Create endpoints to every rank from their addresses. */
-int  rmpi__tp_connect(int size, int me, void *const *addrs);
+/* Create endpoints to every rank from their addresses; local[r]: same node. */
+int  rmpi__tp_connect(int size, int me, void *const *addrs, const char *local);
 void rmpi__tp_set_handler(int am_id, rmpi_tp_handler_t handler, rmpi_tp_alloc_t alloc,
                           rmpi_tp_free_t free_fn);
 /* Idle polling of the progress thread (see rmpi_tp_params_t.spin_us); before start. */

@@ -4,6 +4,7 @@
  * worker in single-thread mode owned by the progress thread.
  */
 #include "transport.h"
+#include "base/config.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "raympi.h"
@@ -96,10 +97,10 @@ int rmpi__tp_init(const rmpi_tp_params_t *params, void **addr, size_t *addrlen)
     tp.params = *params;
     tp.efd = tp.epfd = -1;
     rmpi_mpsc_init(&tp.posted);
-    if (params->err_handling) {
+    if (params->err_handling == RMPI_ERRH_YES) {
         /* In peer error mode UCX 1.13 silently drops shared memory unless these are
          * on: same-node traffic would go over TCP loopback.  The user's own
-         * setting wins. */
+         * setting wins.  (CMA has no such switch: it is lost either way.) */
         setenv("UCX_POSIX_ERROR_HANDLING", "y", 0);
         setenv("UCX_SYSV_ERROR_HANDLING", "y", 0);
     }
@@ -180,7 +181,7 @@ static void ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
         tp.params.peer_failed(rank, UCS_TO_RMPI(status));
 }
 
-int rmpi__tp_connect(int size, int me, void *const *addrs)
+int rmpi__tp_connect(int size, int me, void *const *addrs, const char *local)
 {
     tp.size = size;
     tp.me = me;
@@ -195,7 +196,9 @@ int rmpi__tp_connect(int size, int me, void *const *addrs)
         memset(&ep, 0, sizeof(ep));
         ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
         ep.address = addrs[r];
-        if (tp.params.err_handling) {
+        int peer_mode = tp.params.err_handling == RMPI_ERRH_YES ||
+                        (tp.params.err_handling == RMPI_ERRH_AUTO && !local[r]);
+        if (peer_mode) {
             ep.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                              UCP_EP_PARAM_FIELD_ERR_HANDLER;
             ep.err_mode = UCP_ERR_HANDLING_MODE_PEER;
