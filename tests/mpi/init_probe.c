@@ -9,7 +9,8 @@
  * "rank R: rmpi_init: STATUS" and exits 0 when it got EXPECTED, 1 otherwise.
  * Read before rmpi_init, so they can make the ranks differ:
  *   PROBE_EXTRA_ON_RANK=R   rank R registers one function more than the others
- *   PROBE_DUPLICATE=1       a constructor registers a name a second time
+ *   PROBE_DUPLICATE=1       a constructor registers another function under a
+ *                           name already taken
  * The rank is taken from the launcher's environment (OMPI_COMM_WORLD_RANK or
  * PMIX_RANK; 0 when started alone) because rmpi_rank() needs rmpi_init.
  */
@@ -30,12 +31,13 @@ static int only_on_one_rank(rmpi_task_t *t)
     return rmpi_task_return_i64(t, 0, 2);
 }
 
-/* Like RMPI_REMOTE(probe_fn) a second time: the error goes unchecked here and
- * rmpi_init must report it. */
+/* A second function under the name probe_fn, registered the way RMPI_REMOTE
+ * does it: from a constructor that cannot check the status.  rmpi_init must
+ * report the error. */
 __attribute__((constructor)) static void register_twice(void)
 {
     if (getenv("PROBE_DUPLICATE") != NULL)
-        rmpi_register("probe_fn", probe_fn);
+        rmpi_register("probe_fn", only_on_one_rank);
 }
 
 static int launcher_rank(void)

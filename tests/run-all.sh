@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Every test of ray-mpi, from a built or unbuilt tree:
+#   1. make check: Criterion unit tests, the multi-rank suite (singleton, 1, 2 and
+#      4 ranks under mpirun), the start-up tests and the examples;
+#   2. the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
+#   3. the Slurm tests on a real local Slurm cluster (root only);
+#   4. a smoke run of the benchmarks.
+# Ends with a line "N passed, N failed, N skipped"; exits non-zero on any failure.
+#   RMPI_SKIP="san slurm bench" tests/run-all.sh   leaves those parts out
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+pass=0 fail=0 skip=0
+failed=()
+log() { printf '\n=== %s\n' "$*"; }
+skipped() { case " ${RMPI_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+jobs=$(nproc)
+
+# Add the counts of an automake test-suite.log.
+count_suite() { # name logfile
+    local t p f e s x
+    if [ ! -f "$2" ]; then
+        echo "$1: no $2"; fail=$((fail + 1)); failed+=("$1"); return
+    fi
+    p=$(sed -n 's/^# PASS: *//p' "$2" | head -1)
+    f=$(sed -n 's/^# FAIL: *//p' "$2" | head -1)
+    e=$(sed -n 's/^# ERROR: *//p' "$2" | head -1)
+    s=$(sed -n 's/^# SKIP: *//p' "$2" | head -1)
+    x=$(sed -n 's/^# XPASS: *//p' "$2" | head -1)
+    pass=$((pass + ${p:-0}))
+    fail=$((fail + ${f:-0} + ${e:-0} + ${x:-0}))
+    skip=$((skip + ${s:-0}))
+    if [ $((${f:-0} + ${e:-0} + ${x:-0})) -ne 0 ]; then
+        failed+=("$1: $(grep -E '^(FAIL|ERROR|XPASS):' "$2" | sed 's/^/  /' | tr '\n' ' ')")
+    fi
+    echo "$1: ${p:-0} passed, $((${f:-0} + ${e:-0})) failed, ${s:-0} skipped"
+}
+
+build() { # dir configure-args...
+    local dir=$1; shift
+    mkdir -p "$dir"
+    ( cd "$dir" &&
+      { [ -f Makefile ] || "$top/configure" "$@" >configure.out 2>&1 ||
+          { tail -30 configure.out; exit 1; }; } &&
+      make -j"$jobs" >make.out 2>&1 || { tail -40 make.out; exit 1; } )
+}
+
+log "build"
+[ -x configure ] || autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; exit 1; }
+if build "$top" --prefix="$top/install"; then
+    pass=$((pass + 1)); echo "build: ok"
+else
+    echo "build: FAILED"; echo "0 passed, 1 failed"; exit 1
+fi
+
+log "make check"
+rm -f tests/test-suite.log
+make -C tests check >check.out 2>&1
+tail -15 check.out
+count_suite "check" tests/test-suite.log
+[ -f tests/test-suite.log ] && grep -q '^# FAIL: *[1-9]\|^# ERROR: *[1-9]' tests/test-suite.log &&
+    sed -n '/^FAIL:\|^ERROR:/,/^$/p' tests/test-suite.log | head -80
+
+log "make installcheck"
+if make install >install.out 2>&1 && make -C examples installcheck >installcheck.out 2>&1; then
+    pass=$((pass + 1)); echo "installcheck: ok"
+else
+    fail=$((fail + 1)); failed+=("installcheck"); tail -20 installcheck.out install.out
+fi
+
+if skipped san; then
+    log "sanitizers: skipped (RMPI_SKIP)"
+else
+    log "make check under AddressSanitizer + UndefinedBehaviorSanitizer"
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allow_user_segv_handler=1:detect_stack_use_after_return=0"
+    export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    if build "$top/build-san" --enable-sanitizers; then
+        rm -f build-san/tests/test-suite.log
+        make -C build-san/tests check RMPI_TEST_MEMORY_COUNT=20000 >san.out 2>&1
+        tail -15 san.out
+        count_suite "sanitizers" build-san/tests/test-suite.log
+        [ -f build-san/tests/test-suite.log ] &&
+            sed -n '/^FAIL:\|^ERROR:/,/^$/p' build-san/tests/test-suite.log | head -80
+    else
+        fail=$((fail + 1)); failed+=("sanitizer build")
+    fi
+    unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if skipped slurm; then
+    log "slurm: skipped (RMPI_SKIP)"
+elif [ "$(id -u)" -ne 0 ]; then
+    log "slurm: skipped (needs root for the local cluster's namespaces)"
+    skip=$((skip + 1))
+else
+    log "Slurm cluster tests"
+    tests/slurm/run.sh >slurm.out 2>&1
+    rc=$?
+    tail -30 slurm.out
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' slurm.out | tail -1)
+    if [ -n "$line" ]; then
+        p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+        pass=$((pass + p)); fail=$((fail + f))
+        [ "$f" -eq 0 ] || failed+=("slurm: $(grep '^FAIL' slurm.out | tr '\n' ' ')")
+    fi
+    if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${f:-0}" -eq 0 ]; }; then
+        fail=$((fail + 1)); failed+=("slurm: exit status $rc")
+    fi
+    slurm/cluster.sh down >/dev/null 2>&1
+fi
+
+if skipped bench; then
+    log "bench: skipped (RMPI_SKIP)"
+else
+    log "benchmark smoke run"
+    if bench/run.sh --smoke >bench.out 2>&1; then
+        pass=$((pass + 1)); tail -25 bench.out
+    else
+        fail=$((fail + 1)); failed+=("bench smoke"); tail -40 bench.out
+    fi
+fi
+
+log "summary"
+for f in "${failed[@]+"${failed[@]}"}"; do echo "FAILED $f"; done
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
