@@ -40,6 +40,20 @@ static void record_start(void)
     }
 }
 
+/* The counter the test relies on does count results: one 1 MiB result shows. */
+static void check_counter_moves(void)
+{
+    rmpi_ref_t r = rmpi_call("mib", 1, rmpi_i64(0));
+    int ready, nready;
+    CHECK_OK(rmpi_wait(&r, 1, 1, -1, &ready, &nready));
+    int64_t grew = 0;
+    for (int rank = 0; rank < rmpi_size(); rank++)
+        grew += tl_rank_stat(rank, TL_STAT_STORE_BYTES) - start_bytes[rank];
+    CHECK_MSG(grew >= (int64_t)RESULT, "a 1 MiB result added %lld bytes to the stores",
+              (long long)grew);
+    CHECK_OK(rmpi_release(r));
+}
+
 static void check_many_results(void)
 {
     rmpi_ref_t r[WINDOW];
@@ -90,6 +104,7 @@ int main(int argc, char **argv)
         count = strtoll(argv[1], NULL, 10);
     CHECK(count > 0);
     RUN(record_start);
+    RUN(check_counter_moves);
     RUN(check_many_results);
     RUN(check_store_back);
     return tl_end();
