@@ -91,7 +91,8 @@ void rmpi__rec_send(int dest, int type, const void *body, size_t len)
     void *b = rmpi__rec_alloc(dest, type, len);
     if (b == NULL)
         return;
-    memcpy(b, body, len);
+    if (len != 0)
+        memcpy(b, body, len);
     rmpi__rec_commit(b);
 }
 

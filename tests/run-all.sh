@@ -44,7 +44,7 @@ build() { # dir configure-args...
     local dir=$1; shift
     mkdir -p "$dir"
     ( cd "$dir" &&
-      { [ -f Makefile ] || "$top/configure" "$@" >configure.out 2>&1 ||
+      { [ -f Makefile ] || ./configure "$@" >configure.out 2>&1 ||
           { tail -30 configure.out; exit 1; }; } &&
       make -j"$jobs" >make.out 2>&1 || { tail -40 make.out; exit 1; } )
 }
@@ -79,7 +79,13 @@ else
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allow_user_segv_handler=1:detect_stack_use_after_return=0"
     export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-    if build "$top/build-san" --enable-sanitizers; then
+    # A separate copy of the sources: automake's VPATH builds need an unconfigured
+    # source tree, and this one is configured in place.
+    rm -rf "$top/build-san" && mkdir -p "$top/build-san"
+    git -C "$top" ls-files -z --cached --others --exclude-standard |
+        (cd "$top" && tar --null -T - -cf -) | tar -xf - -C "$top/build-san"
+    if (cd "$top/build-san" && autoreconf -fi >/dev/null 2>&1) &&
+       build "$top/build-san" --enable-sanitizers; then
         rm -f build-san/tests/test-suite.log
         make -C build-san/tests check RMPI_TEST_MEMORY_COUNT=20000 >san.out 2>&1
         tail -15 san.out
