@@ -85,6 +85,10 @@ rel() { # a path relative to the source root where possible, for the report
 }
 
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${load_start%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "run.sh: warning: load average $load_start before the run: other work shares the CPUs" >&2
+fi
 t_start=$(date +%s)
 status=0
 
@@ -113,6 +117,7 @@ for n in $ranks; do
     fi
 done
 t_total=$(( $(date +%s) - t_start ))
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report -----------------------------------------------------------------------
 limit() { # limit TEST SIZE -> value
@@ -166,6 +171,13 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo "| CPU | ${cpu_model:-?}${hv:+ (virtual machine, $hv)} |"
     echo "| cores | $cores (threads per core: ${threads_per_core:-?}) |"
     echo "| memory | $mem |"
+    echo "| load average (1, 5, 15 min) | before the run $load_start; after it $load_end |"
+    if awk -v l="${load_start%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+        echo
+        echo "Other work was running on this machine when the run started (load average"
+        echo "$load_start on $cores cores): it shared the CPUs, so the figures below, limits"
+        echo "included, are likely low and noisy."
+    fi
     echo "| OS | ${os:-?}, Linux $(uname -r) |"
     echo "| MPI | ${ompi_ver:-?} |"
     echo "| UCX | ${ucx_ver:-?} |"

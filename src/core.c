@@ -20,6 +20,7 @@ rmpi_rt_t rmpi__rt = {.rank = -1};
 static struct {
     rmpi_fentry_t *v;
     int            n, cap;
+    char           dup[256]; /* first name registered twice: rmpi_init reports it */
 } reg;
 
 static int register_fn(const char *name, rmpi_fn_t fn, int nargs)
@@ -31,8 +32,9 @@ static int register_fn(const char *name, rmpi_fn_t fn, int nargs)
         return RMPI_ERR_INVALID_ARG;
     for (int i = 0; i < reg.n; i++) {
         if (strcmp(reg.v[i].name, name) == 0) {
-            rmpi_warn(CORE, "remote function '%s' registered twice; the second is ignored",
-                      name);
+            rmpi_warn(CORE, "remote function '%s' registered twice", name);
+            if (reg.dup[0] == '\0')
+                snprintf(reg.dup, sizeof(reg.dup), "%s", name);
             return RMPI_ERR_NAME_EXISTS;
         }
     }
@@ -87,7 +89,7 @@ typedef struct {
     uint32_t nfns;
     uint32_t addrlen;
     uint32_t nameslen;
-    uint32_t pad;
+    uint32_t dup;           /* 1: a name was registered twice (reg.dup) */
     uint64_t reghash;
     char     host[64];
     char     cpuset[128];
@@ -277,6 +279,7 @@ int rmpi_init(int *argc, char ***argv)
     blob->addrlen = (uint32_t)addrlen;
     blob->nameslen = (uint32_t)nameslen;
     blob->reghash = reghash;
+    blob->dup = reg.dup[0] != '\0';
     gethostname(blob->host, sizeof(blob->host) - 1);
     snprintf(blob->cpuset, sizeof(blob->cpuset), "%s", cpuset);
     memcpy(blob + 1, addr, addrlen);
@@ -302,6 +305,16 @@ int rmpi_init(int *argc, char ***argv)
                      "(%zu bytes): are all ranks running the same ray-mpi?", r, boot.lens[r]);
             rc = RMPI_ERR_BOOTSTRAP;
             break;
+        }
+    }
+    for (int r = 0; r < boot.size && rc == RMPI_OK; r++) {
+        if (((const blob_hdr_t *)boot.blobs[r])->dup) {
+            if (reg.dup[0] != '\0')
+                snprintf(err, sizeof(err), "remote function '%s' was registered twice "
+                         "(e.g. two RMPI_REMOTE of that name)", reg.dup);
+            else
+                snprintf(err, sizeof(err), "rank %d registered a remote function name twice", r);
+            rc = RMPI_ERR_NAME_EXISTS;
         }
     }
     if (rc == RMPI_OK)

@@ -685,8 +685,10 @@ static __thread sigjmp_buf            crash_jmp;
 static __thread volatile sig_atomic_t crash_armed;
 static __thread volatile int          crash_sig;
 static __thread void *volatile        crash_addr;
-static struct sigaction               old_actions[4];
-static const int                      crash_signals[4] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+#define NCRASH 5
+static struct sigaction               old_actions[NCRASH];
+static const int                      crash_signals[NCRASH] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+                                                               SIGABRT};
 static int                            crash_installed;
 
 static void crash_handler(int sig, siginfo_t *si, void *uc)
@@ -697,7 +699,7 @@ static void crash_handler(int sig, siginfo_t *si, void *uc)
         crash_addr = si != NULL ? si->si_addr : NULL;
         siglongjmp(crash_jmp, 1);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NCRASH; i++) {
         if (crash_signals[i] != sig)
             continue;
         struct sigaction *old = &old_actions[i];
@@ -723,7 +725,7 @@ int rmpi__crash_init(void)
     sa.sa_sigaction = crash_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NCRASH; i++)
         sigaction(crash_signals[i], &sa, &old_actions[i]);
     crash_installed = 1;
     return RMPI_OK;
@@ -733,7 +735,7 @@ void rmpi__crash_fini(void)
 {
     if (!crash_installed)
         return;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NCRASH; i++)
         sigaction(crash_signals[i], &old_actions[i], NULL);
     crash_installed = 0;
 }
@@ -745,6 +747,7 @@ static const char *signal_text(int sig)
     case SIGBUS: return "SIGBUS (bus error)";
     case SIGFPE: return "SIGFPE (arithmetic error)";
     case SIGILL: return "SIGILL (illegal instruction)";
+    case SIGABRT: return "SIGABRT (abort, e.g. a failed assert)";
     default: return "a signal";
     }
 }

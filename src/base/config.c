@@ -160,7 +160,8 @@ static const config_field_t fields[] = {
           "most task specs or completions sent to one rank in one message",
           parse_int, batch, NULL),
     FIELD("RAYMPI_CORE_CATCH_CRASHES", "yes",
-          "turn SIGSEGV, SIGBUS, SIGFPE and SIGILL inside a task into a task error "
+          "turn SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT inside a task into a task "
+          "error "
           "instead of killing the rank", parse_bool, crash_handler, NULL),
     FIELD("RAYMPI_CORE_SHUTDOWN_TIMEOUT", "10",
           "seconds the driver waits for the other ranks at rmpi_finalize",

@@ -39,14 +39,25 @@ int rmpi__place_choose(int size, int me, const int *ncpus, int (*load)(int),
         else
             b = r;
     }
-    if (a < 0) {
+    if (b < 0) {
+        /* Few ranks fit: draw the candidates among those that do. */
+        int nfit = 0, ia, ib;
         for (int r = 0; r < size; r++)
-            if (fits(ncpus[r], cpus_milli)) {
-                a = r;
-                break;
-            }
-        if (a < 0)
+            nfit += fits(ncpus[r], cpus_milli);
+        if (nfit == 0)
             return -1;
+        ia = (int)(next_rand(rng) % (uint64_t)nfit);
+        ib = nfit > 1 ? (ia + 1 + (int)(next_rand(rng) % (uint64_t)(nfit - 1))) % nfit : -1;
+        a = b = -1;
+        for (int r = 0, k = 0; r < size; r++) {
+            if (!fits(ncpus[r], cpus_milli))
+                continue;
+            if (k == ia)
+                a = r;
+            if (k == ib)
+                b = r;
+            k++;
+        }
     }
     /* This rank is always a third candidate when it fits: local is cheapest. */
     int best = a;

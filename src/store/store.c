@@ -152,10 +152,12 @@ void rmpi__obj_notify(rmpi_obj_t *o)
 
 void rmpi__obj_fail(rmpi_obj_t *o, int status, const char *msg)
 {
+    char *copy = strdup(msg != NULL ? msg : rmpi_status_string(status)); /* msg may be o's */
+
     o->state = RMPI_OBJ_FAILED;
     o->status = status;
     free(o->errmsg);
-    o->errmsg = strdup(msg != NULL ? msg : rmpi_status_string(status));
+    o->errmsg = copy;
     rmpi__obj_notify(o);
 }
 

@@ -9,8 +9,9 @@
 #   slurm_teardown                                          # down again if slurm_setup brought it up
 #
 # OPTS:
-#   --expect FILE   rank output (stdout), sorted, must equal FILE sorted, after
-#                   @NTASKS@ and @NODES@ in FILE are replaced by the numbers
+#   --expect FILE   the job's stdout, sorted, must equal FILE sorted, after
+#                   @NTASKS@ and @NODES@ in FILE are replaced by the numbers and
+#                   each line with @RANK@ is repeated for ranks 0..NTASKS-1
 #   --check FUNC    FUNC OUTFILE NODES NTASKS must return 0 (it may print why not)
 #   --srun ARG      extra srun/sbatch argument (repeatable), e.g. --srun --overcommit
 #   --timeout S     limit for this run (default $RMPI_TEST_TIMEOUT or 120 s)
@@ -19,18 +20,18 @@
 # FAIL, indented); timings go to stderr as "# NAME: X s". Outputs stay in
 # $WORK/NAME.out and $WORK/NAME.err ($WORK is visible on every node).
 
-SLURM_LIB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SLURM_CLUSTER=$SLURM_LIB_REPO/slurm/cluster.sh
-SLURM_PASSED=0
-SLURM_FAILED=0
-SLURM_BROUGHT_UP=
-SLURM_LAST_SECONDS=
+SLT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SLT_CLUSTER=$SLT_REPO/slurm/cluster.sh
+SLT_PASSED=0
+SLT_FAILED=0
+SLT_BROUGHT_UP=
+SLT_LAST_SECONDS=
 WORK=
 
 _slurm_now() { date +%s.%N; }
 _slurm_since() { awk -v a="$1" -v b="$(_slurm_now)" 'BEGIN { printf "%.3f", b - a }'; }
 
-slurm_pass() { echo "PASS $1"; SLURM_PASSED=$((SLURM_PASSED + 1)); }
+slurm_pass() { echo "PASS $1"; SLT_PASSED=$((SLT_PASSED + 1)); }
 
 # slurm_fail NAME [WHY] [FILE...]: FAIL line, then the reason and file tails
 slurm_fail() {
@@ -43,7 +44,7 @@ slurm_fail() {
         echo "    --- $f (last 15 lines)"
         tail -n 15 "$f" | sed 's/^/    | /'
     done
-    SLURM_FAILED=$((SLURM_FAILED + 1))
+    SLT_FAILED=$((SLT_FAILED + 1))
 }
 
 # slurm_check NAME CMD...: PASS if CMD succeeds
@@ -59,29 +60,29 @@ slurm_setup() {
         case $1 in --install) install=(--install) ;; *) up+=("$1") ;; esac
         shift
     done
-    if ! "$SLURM_CLUSTER" status >/dev/null 2>&1 || [ ${#up[@]} -gt 0 ] || [ ${#install[@]} -gt 0 ]; then
-        "$SLURM_CLUSTER" status >/dev/null 2>&1 || SLURM_BROUGHT_UP=1
-        "$SLURM_CLUSTER" up "${install[@]}" "${up[@]}" || return 1
+    if ! "$SLT_CLUSTER" status >/dev/null 2>&1 || [ ${#up[@]} -gt 0 ] || [ ${#install[@]} -gt 0 ]; then
+        "$SLT_CLUSTER" status >/dev/null 2>&1 || SLT_BROUGHT_UP=1
+        "$SLT_CLUSTER" up "${install[@]}" "${up[@]}" || return 1
     fi
-    eval "$("$SLURM_CLUSTER" env)"
+    eval "$("$SLT_CLUSTER" env)"
     WORK=$(mktemp -d "$RMPI_SLURM_SHARED/test.XXXXXX") || return 1
     chmod 755 "$WORK"
 }
 
 slurm_teardown() {
-    [ -n "$WORK" ] && [ -d "$WORK" ] && [ "$SLURM_FAILED" = 0 ] && rm -rf -- "$WORK"
-    if [ -n "$SLURM_BROUGHT_UP" ]; then "$SLURM_CLUSTER" down >/dev/null || return 1; fi
+    [ -n "$WORK" ] && [ -d "$WORK" ] && [ "$SLT_FAILED" = 0 ] && rm -rf -- "$WORK"
+    if [ -n "$SLT_BROUGHT_UP" ]; then "$SLT_CLUSTER" down >/dev/null || return 1; fi
     return 0
 }
 
 slurm_summary() {
-    echo "$SLURM_PASSED passed, $SLURM_FAILED failed"
-    [ "$SLURM_FAILED" = 0 ]
+    echo "$SLT_PASSED passed, $SLT_FAILED failed"
+    [ "$SLT_FAILED" = 0 ]
 }
 
 # shared option parser of slurm_run/slurm_batch; sets _expect _checkf _extra _tmo _rc, CMD in _cmd
 _slurm_opts() {
-    _expect= _checkf= _extra=() _tmo=${RMPI_TEST_TIMEOUT:-120} _rc=0 _cmd=()
+    _expect='' _checkf='' _extra=() _tmo=${RMPI_TEST_TIMEOUT:-120} _rc=0 _cmd=()
     while [ $# -gt 0 ]; do
         case $1 in
             --expect) _expect=$2; shift ;;
@@ -105,7 +106,11 @@ _slurm_verify() {
         slurm_fail "$name" "exit status $rc, expected $_rc" "$out" "$err"; return 1
     fi
     if [ -n "$_expect" ]; then
-        sed -e "s/@NTASKS@/$ntasks/g" -e "s/@NODES@/$nodes/g" "$_expect" | LC_ALL=C sort >"$WORK/$name.expected"
+        awk -v nt="$ntasks" -v nn="$nodes" '{
+                gsub(/@NTASKS@/, nt); gsub(/@NODES@/, nn)
+                if ($0 !~ /@RANK@/) { print; next }
+                for (r = 0; r < nt; r++) { l = $0; gsub(/@RANK@/, r, l); print l }
+            }' "$_expect" | LC_ALL=C sort >"$WORK/$name.expected"
         if ! LC_ALL=C sort "$out" | diff -u "$WORK/$name.expected" - >"$WORK/$name.diff"; then
             slurm_fail "$name" "output differs from $_expect" "$WORK/$name.diff" "$err"; return 1
         fi
@@ -125,8 +130,8 @@ slurm_run() {
     t0=$(_slurm_now)
     timeout -k 5 "$_tmo" srun --mpi=pmix -N "$nodes" -n "$ntasks" -J "$name" --chdir="$WORK" \
         "${_extra[@]}" -- "${_cmd[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
-    SLURM_LAST_SECONDS=$(_slurm_since "$t0")
-    echo "# $name: srun ${SLURM_LAST_SECONDS} s" >&2
+    SLT_LAST_SECONDS=$(_slurm_since "$t0")
+    echo "# $name: srun ${SLT_LAST_SECONDS} s" >&2
     [ "$rc" != 124 ] && [ "$rc" != 137 ] || { slurm_fail "$name" "timed out after $_tmo s" "$WORK/$name.out" "$WORK/$name.err"; return 1; }
     _slurm_verify "$name" "$nodes" "$ntasks" "$rc"
 }
@@ -136,7 +141,7 @@ slurm_run() {
 slurm_batch() {
     local name=$1 nodes=$2 ntasks=$3; shift 3
     _slurm_opts "$@" || { slurm_fail "$name" "bad arguments"; return 1; }
-    local script=$WORK/$name.sbatch jobid t0 state= info= rc
+    local script=$WORK/$name.sbatch jobid t0 state='' info='' rc
     { echo '#!/bin/bash'; printf 'exec srun --mpi=pmix'; printf ' %q' "${_cmd[@]}"; echo; } >"$script"
     t0=$(_slurm_now)
     if ! jobid=$(sbatch --parsable -N "$nodes" -n "$ntasks" -J "$name" -D "$WORK" \
@@ -158,8 +163,8 @@ slurm_batch() {
         fi
         sleep 0.1
     done
-    SLURM_LAST_SECONDS=$(_slurm_since "$t0")
-    echo "# $name: sbatch job $jobid $state in ${SLURM_LAST_SECONDS} s" >&2
+    SLT_LAST_SECONDS=$(_slurm_since "$t0")
+    echo "# $name: sbatch job $jobid $state in ${SLT_LAST_SECONDS} s" >&2
     rc=$(sed -n 's/.* ExitCode=\([0-9]*\):.*/\1/p' <<<"$info")
     [ "$state" = COMPLETED ] || [ "$_rc" != 0 ] ||
         { slurm_fail "$name" "job $jobid ended $state" "$WORK/$name.out" "$WORK/$name.err"; return 1; }

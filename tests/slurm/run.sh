@@ -16,7 +16,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
-install= keep= down= expect=
+install='' keep='' down='' expect=''
 while [ $# -gt 0 ]; do
     case $1 in
         --install) install=--install ;;
@@ -34,9 +34,9 @@ done
 t_up=$(_slurm_now)
 slurm_setup $install || { echo "FAIL cluster-up"; echo "0 passed, 1 failed"; exit 1; }
 echo "# cluster ready in $(_slurm_since "$t_up") s ($SLURM_CONF)" >&2
-[ -n "$keep" ] && SLURM_BROUGHT_UP=
-[ -n "$down" ] && SLURM_BROUGHT_UP=1
-trap 'slurm_teardown' EXIT
+# shellcheck disable=SC2034  # SLT_BROUGHT_UP is read by slurm_teardown (lib.sh)
+{ [ -z "$keep" ] || SLT_BROUGHT_UP=''; [ -z "$down" ] || SLT_BROUGHT_UP=1; }
+trap slurm_teardown EXIT  # uses SLT_BROUGHT_UP (lib.sh)
 
 # --- checks -----------------------------------------------------------------
 
@@ -85,7 +85,12 @@ else
     name=$(basename "$prog")
     exp=(); [ -n "$expect" ] && exp=(--expect "$expect")
     # private /tmp per node: a program under the host's /tmp is not visible there
-    slurm_run "$name-visible" 3 3 --srun --ntasks-per-node=1 -- test -x "$prog"
+    if ! slurm_run "$name-visible" 3 3 --srun --ntasks-per-node=1 -- test -x "$prog"; then
+        echo "    $prog is not an executable on every node: each node has a private /tmp;"
+        echo "    put it under \$RMPI_SLURM_SHARED ($RMPI_SLURM_SHARED) or outside /tmp"
+        slurm_summary
+        exit 1
+    fi
     slurm_run "$name-n1x4" 1 4 --srun --overcommit "${exp[@]}" -- "$prog" "$@"
     slurm_run "$name-n3x6" 3 6 "${exp[@]}" -- "$prog" "$@"
     slurm_batch "$name-sbatch-n3x6" 3 6 "${exp[@]}" -- "$prog" "$@"

@@ -155,7 +155,7 @@ Test(config_load, defaults, .init = clear_raympi_env)
     cr_assert_eq(rmpi__cfg.boot, RMPI_BOOT_AUTO);
     cr_assert_eq(rmpi__cfg.progress, RMPI_PROGRESS_AUTO);
     cr_assert_eq(rmpi__cfg.spin_us, -1);
-    cr_assert_eq(rmpi__cfg.err_handling, 1);
+    cr_assert_eq(rmpi__cfg.err_handling, RMPI_ERRH_AUTO);
     cr_assert_eq(rmpi__cfg.store_capacity, 0);
     cr_assert_eq(rmpi__cfg.inline_max, 100 * 1024);
     cr_assert_eq(rmpi__cfg.num_cpus, 0);
@@ -188,7 +188,7 @@ Test(config_load, valid_values_from_environment, .init = clear_raympi_env)
     cr_assert_eq(rmpi__cfg.boot, RMPI_BOOT_SINGLETON);
     cr_assert_eq(rmpi__cfg.progress, RMPI_PROGRESS_SPIN);
     cr_assert_eq(rmpi__cfg.spin_us, 50);
-    cr_assert_eq(rmpi__cfg.err_handling, 0);
+    cr_assert_eq(rmpi__cfg.err_handling, RMPI_ERRH_NO);
     cr_assert_eq(rmpi__cfg.store_capacity, 2ull << 30);
     cr_assert_eq(rmpi__cfg.inline_max, 64 * 1024);
     cr_assert_eq(rmpi__cfg.num_cpus, 3);
