@@ -208,7 +208,7 @@ ensure_user() {
 # ------------------------------------------------------------- teardown --
 # Removes everything of this cluster: processes in the node namespaces
 # (slurmd, slurmstepd, job tasks), slurmctld, munged, namespaces, veths,
-# bridge, the /run/netns mount if we made it, and runtime files (keeps log/).
+# bridge, an empty /run/netns mount, and runtime files (keeps log/).
 teardown() {
     local ns pids n i
 

@@ -20,8 +20,22 @@ rmpi_rt_t rmpi__rt = {.rank = -1};
 static struct {
     rmpi_fentry_t *v;
     int            n, cap;
+    rmpi_centry_t *c;
+    int            nc, ccap;
     char           dup[256]; /* first name registered twice: rmpi_init reports it */
 } reg;
+
+static void note_dup(const char *what)
+{
+    rmpi_warn(CORE, "%s registered twice", what);
+    if (reg.dup[0] == '\0')
+        snprintf(reg.dup, sizeof(reg.dup), "%.250s", what);
+}
+
+static int valid_name(const char *name)
+{
+    return name != NULL && name[0] != '\0' && strlen(name) <= 255 && strchr(name, '.') == NULL;
+}
 
 static int register_fn(const char *name, rmpi_fn_t fn, int nargs)
 {
@@ -32,9 +46,9 @@ static int register_fn(const char *name, rmpi_fn_t fn, int nargs)
         return RMPI_ERR_INVALID_ARG;
     for (int i = 0; i < reg.n; i++) {
         if (strcmp(reg.v[i].name, name) == 0) {
-            rmpi_warn(CORE, "remote function '%s' registered twice", name);
-            if (reg.dup[0] == '\0')
-                snprintf(reg.dup, sizeof(reg.dup), "%s", name);
+            char what[300];
+            snprintf(what, sizeof(what), "remote function '%s'", name);
+            note_dup(what);
             return RMPI_ERR_NAME_EXISTS;
         }
     }
@@ -63,6 +77,126 @@ int rmpi_register(const char *name, rmpi_fn_t fn)
 int rmpi_register_nargs(const char *name, rmpi_fn_t fn, int nargs)
 {
     return register_fn(name, fn, nargs);
+}
+
+static rmpi_centry_t *find_class_reg(const char *cls)
+{
+    for (int i = 0; i < reg.nc; i++)
+        if (strcmp(reg.c[i].name, cls) == 0)
+            return &reg.c[i];
+    return NULL;
+}
+
+int rmpi_class_register(const char *cls, rmpi_ctor_t ctor, rmpi_dtor_t dtor)
+{
+    if (rmpi__rt.initialized)
+        return RMPI_ERR_ALREADY_INITIALIZED;
+    if (!valid_name(cls) || ctor == NULL)
+        return RMPI_ERR_INVALID_ARG;
+    if (find_class_reg(cls) != NULL) {
+        char what[300];
+        snprintf(what, sizeof(what), "actor class '%s'", cls);
+        note_dup(what);
+        return RMPI_ERR_NAME_EXISTS;
+    }
+    if (reg.nc == reg.ccap) {
+        int cap = reg.ccap ? reg.ccap * 2 : 8;
+        rmpi_centry_t *c = realloc(reg.c, (size_t)cap * sizeof(*c));
+        if (c == NULL)
+            return RMPI_ERR_NO_MEMORY;
+        reg.c = c;
+        reg.ccap = cap;
+    }
+    rmpi_centry_t *c = &reg.c[reg.nc];
+    memset(c, 0, sizeof(*c));
+    c->name = strdup(cls);
+    if (c->name == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    c->ctor = ctor;
+    c->dtor = dtor;
+    reg.nc++;
+    return RMPI_OK;
+}
+
+int rmpi_method_register_nargs(const char *cls, const char *method, rmpi_method_t m, int nargs)
+{
+    if (rmpi__rt.initialized)
+        return RMPI_ERR_ALREADY_INITIALIZED;
+    if (cls == NULL || !valid_name(method) || m == NULL ||
+        (nargs < 0 && nargs != RMPI_NARGS_ANY) || nargs > 65535)
+        return RMPI_ERR_INVALID_ARG;
+    rmpi_centry_t *c = find_class_reg(cls);
+    if (c == NULL)
+        return RMPI_ERR_UNKNOWN_CLASS;
+    for (int i = 0; i < c->nmethods; i++) {
+        if (strcmp(c->methods[i].name, method) == 0) {
+            char what[600];
+            snprintf(what, sizeof(what), "method '%s.%s'", cls, method);
+            note_dup(what);
+            return RMPI_ERR_NAME_EXISTS;
+        }
+    }
+    if (c->nmethods == c->cap) {
+        int cap = c->cap ? c->cap * 2 : 8;
+        rmpi_mentry_t *v = realloc(c->methods, (size_t)cap * sizeof(*v));
+        if (v == NULL)
+            return RMPI_ERR_NO_MEMORY;
+        c->methods = v;
+        c->cap = cap;
+    }
+    c->methods[c->nmethods].name = strdup(method);
+    if (c->methods[c->nmethods].name == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    c->methods[c->nmethods].fn = m;
+    c->methods[c->nmethods].nargs = nargs;
+    c->nmethods++;
+    return RMPI_OK;
+}
+
+int rmpi_method_register(const char *cls, const char *method, rmpi_method_t m)
+{
+    return rmpi_method_register_nargs(cls, method, m, RMPI_NARGS_ANY);
+}
+
+static int cmp_centry(const void *a, const void *b)
+{
+    return strcmp(((const rmpi_centry_t *)a)->name, ((const rmpi_centry_t *)b)->name);
+}
+
+static int cmp_mentry(const void *a, const void *b)
+{
+    return strcmp(((const rmpi_mentry_t *)a)->name, ((const rmpi_mentry_t *)b)->name);
+}
+
+int rmpi__class_lookup(const char *name)
+{
+    int lo = 0, hi = rmpi__rt.nclasses - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(name, rmpi__rt.classes[mid].name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+int rmpi__method_lookup(int cls, const char *name)
+{
+    const rmpi_centry_t *c = &rmpi__rt.classes[cls];
+    int lo = 0, hi = c->nmethods - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, r = strcmp(name, c->methods[mid].name);
+        if (r == 0)
+            return mid;
+        if (r < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
 }
 
 static int cmp_fentry(const void *a, const void *b)
@@ -95,30 +229,49 @@ typedef struct {
     char     cpuset[128];
 } blob_hdr_t;
 
+typedef struct {
+    uint64_t h;
+    char    *buf;
+    size_t   len, cap;
+} reghash_t;
+
+/* One registry entry: its name (classes as "@Class", methods as "@Class.method")
+ * and argument count go into the hash and the list of names. */
+static void reghash_add(reghash_t *r, const char *prefix, const char *name, const char *suffix,
+                        int nargs)
+{
+    char item[600];
+    int n = snprintf(item, sizeof(item), "%s%s%s%s", prefix, name, suffix[0] ? "." : "", suffix);
+    for (int i = 0; i <= n; i++)
+        r->h = (r->h ^ (uint8_t)item[i]) * 1099511628211ull;
+    r->h = (r->h ^ (uint64_t)(nargs + 2)) * 1099511628211ull;
+    if (r->len + (size_t)n + 1 > r->cap) {
+        size_t cap = (r->cap + (size_t)n + 1) * 2;
+        char *b = realloc(r->buf, cap);
+        if (b == NULL)
+            return;
+        r->buf = b;
+        r->cap = cap;
+    }
+    memcpy(r->buf + r->len, item, (size_t)n + 1);
+    r->len += (size_t)n + 1;
+}
+
 static uint64_t registry_hash(char **names_out, size_t *len_out)
 {
-    uint64_t h = 1469598103934665603ull;
-    size_t len = 0;
+    reghash_t r = {1469598103934665603ull, NULL, 0, 0};
 
     for (int i = 0; i < rmpi__rt.nfns; i++)
-        len += strlen(rmpi__rt.fns[i].name) + 1;
-    char *names = malloc(len + 1), *p = names;
-    for (int i = 0; i < rmpi__rt.nfns; i++) {
-        const char *s = rmpi__rt.fns[i].name;
-        for (const char *c = s;; c++) {
-            h = (h ^ (uint8_t)*c) * 1099511628211ull;
-            if (*c == '\0')
-                break;
-        }
-        h = (h ^ (uint64_t)(rmpi__rt.fns[i].nargs + 2)) * 1099511628211ull;
-        if (names != NULL) {
-            strcpy(p, s);
-            p += strlen(s) + 1;
-        }
+        reghash_add(&r, "", rmpi__rt.fns[i].name, "", rmpi__rt.fns[i].nargs);
+    for (int i = 0; i < rmpi__rt.nclasses; i++) {
+        const rmpi_centry_t *c = &rmpi__rt.classes[i];
+        reghash_add(&r, "@", c->name, "", c->dtor != NULL);
+        for (int m = 0; m < c->nmethods; m++)
+            reghash_add(&r, "@", c->name, c->methods[m].name, c->methods[m].nargs);
     }
-    *names_out = names;
-    *len_out = names != NULL ? len : 0;
-    return h;
+    *names_out = r.buf;
+    *len_out = r.len;
+    return r.h;
 }
 
 static int cpus_override(char *why, size_t len)
@@ -182,7 +335,8 @@ static int check_registries(const rmpi_boot_t *b, char *err, size_t errlen)
     names_missing(namesb, hb->nameslen, names0, h0->nameslen, extra, sizeof(extra));
     names_missing(names0, h0->nameslen, namesb, hb->nameslen, missing, sizeof(missing));
     snprintf(err, errlen,
-             "ranks registered different remote functions: rank 0 has %u, rank%s %s differ%s; "
+             "ranks registered different remote functions or actor classes: rank 0 has %u, "
+             "rank%s %s differ%s; "
              "rank %d has %u%s%s%s%s%s",
              h0->nfns, nbad > 1 ? "s" : "", ranks, nbad > 1 ? "" : "s", bad, hb->nfns,
              extra[0] ? ", extra: " : "", extra, missing[0] ? ", missing: " : "", missing,
@@ -226,6 +380,9 @@ static void free_runtime(void)
     free(rmpi__rt.fns);
     rmpi__rt.fns = NULL;
     rmpi__rt.nfns = 0;
+    free(rmpi__rt.classes); /* the method arrays belong to the registry */
+    rmpi__rt.classes = NULL;
+    rmpi__rt.nclasses = 0;
 }
 
 static int worker_serve(void);
@@ -255,6 +412,15 @@ int rmpi_init(int *argc, char ***argv)
     memcpy(rmpi__rt.fns, reg.v, (size_t)reg.n * sizeof(*reg.v));
     rmpi__rt.nfns = reg.n;
     qsort(rmpi__rt.fns, (size_t)rmpi__rt.nfns, sizeof(*rmpi__rt.fns), cmp_fentry);
+    rmpi__rt.classes = malloc((size_t)(reg.nc ? reg.nc : 1) * sizeof(*rmpi__rt.classes));
+    if (rmpi__rt.classes == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    memcpy(rmpi__rt.classes, reg.c, (size_t)reg.nc * sizeof(*reg.c));
+    rmpi__rt.nclasses = reg.nc;
+    qsort(rmpi__rt.classes, (size_t)reg.nc, sizeof(*rmpi__rt.classes), cmp_centry);
+    for (int i = 0; i < reg.nc; i++)
+        qsort(rmpi__rt.classes[i].methods, (size_t)rmpi__rt.classes[i].nmethods,
+              sizeof(rmpi_mentry_t), cmp_mentry);
     uint64_t reghash = registry_hash(&names, &nameslen);
 
     rmpi__cpus_detect(cpuset, sizeof(cpuset), &ncores);
@@ -275,7 +441,7 @@ int rmpi_init(int *argc, char ***argv)
     blob->version = RMPI_PROTO_VERSION;
     blob->ncores = (uint32_t)ncores;
     blob->cpus_override = (uint32_t)cpus_override(why, sizeof(why));
-    blob->nfns = (uint32_t)rmpi__rt.nfns;
+    blob->nfns = (uint32_t)(rmpi__rt.nfns + rmpi__rt.nclasses);
     blob->addrlen = (uint32_t)addrlen;
     blob->nameslen = (uint32_t)nameslen;
     blob->reghash = reghash;
@@ -310,10 +476,10 @@ int rmpi_init(int *argc, char ***argv)
     for (int r = 0; r < boot.size && rc == RMPI_OK; r++) {
         if (((const blob_hdr_t *)boot.blobs[r])->dup) {
             if (reg.dup[0] != '\0')
-                snprintf(err, sizeof(err), "remote function '%s' was registered twice "
+                snprintf(err, sizeof(err), "%s was registered twice "
                          "(e.g. two RMPI_REMOTE of that name)", reg.dup);
             else
-                snprintf(err, sizeof(err), "rank %d registered a remote function name twice", r);
+                snprintf(err, sizeof(err), "rank %d registered a name twice", r);
             rc = RMPI_ERR_NAME_EXISTS;
         }
     }
@@ -456,6 +622,7 @@ static int worker_serve(void)
     while (!atomic_load(&rmpi__rt.shutdown_requested))
         seen = rmpi__waiter_wait(w, seen, -1, 0);
     rmpi__exec_fini(rmpi__cfg.shutdown_timeout, rmpi__task_drop);
+    rmpi__actor_fini();
     rmpi__rec_send(0, REC_SHUTDOWN_ACK, NULL, 0);
     /* Hand the acknowledgement to UCX before returning, in case the program exits
      * without rmpi_finalize. */
@@ -493,6 +660,7 @@ int rmpi_finalize(void)
             seen = rmpi__waiter_wait(w, seen, deadline, 0);
         }
         rmpi__exec_fini(rmpi__cfg.shutdown_timeout, rmpi__task_drop);
+        rmpi__actor_fini();
     }
     rmpi__tp_fini();
     rmpi__rt.initialized = 0;

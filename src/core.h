@@ -27,6 +27,20 @@ typedef struct {
     int       nargs; /* RMPI_NARGS_ANY or a count */
 } rmpi_fentry_t;
 
+typedef struct {
+    char         *name;
+    rmpi_method_t fn;
+    int           nargs;
+} rmpi_mentry_t;
+
+typedef struct {
+    char          *name;
+    rmpi_ctor_t    ctor;
+    rmpi_dtor_t    dtor;
+    rmpi_mentry_t *methods; /* sorted by name at rmpi_init */
+    int            nmethods, cap;
+} rmpi_centry_t;
+
 /* ---- tasks ---- */
 enum {
     ARGK_VALUE   = 0, /* bytes/scalar in the task's blob */
@@ -36,6 +50,9 @@ enum {
 };
 
 struct rmpi_task;
+
+/* What a task spec runs. */
+enum { TK_TASK = 0, TK_CREATE = 1, TK_CALL = 2, TK_DTOR = 3 };
 
 typedef struct {
     uint8_t            type;   /* RMPI_ARG_* */
@@ -63,6 +80,13 @@ struct rmpi_task {
     uint32_t       fn;
     uint32_t       cpus_milli;
     uint16_t       nargs, nret;
+    uint8_t        kind;       /* TK_* */
+    uint32_t       max_conc;   /* TK_CREATE: the actor's max_concurrency */
+    rmpi_actor_t   actor;      /* TK_CREATE, TK_CALL, TK_DTOR */
+    uint64_t       aseq;       /* TK_CALL: the caller rank's sequence number for it */
+    struct rmpi_task *anext;   /* actor queues (actor.c) */
+    void          *aentry;     /* the host's actor entry once delivered */
+    void          *aobj;       /* TK_CREATE: the constructor's result; TK_DTOR: the state */
     int            deps;       /* dependencies not yet ready (store lock) */
     int            dep_status; /* first failed dependency */
     char          *dep_msg;
@@ -87,6 +111,9 @@ enum {
     REC_RELEASE,
     REC_SHUTDOWN,
     REC_SHUTDOWN_ACK,
+    REC_KILL,     /* actor id: kill it (to its host) */
+    REC_NAME_REQ, /* named-actor registry request (to rank 0) */
+    REC_NAME_REP, /* its reply */
     REC_MAX
 };
 
@@ -110,12 +137,33 @@ typedef struct {
 
 typedef struct {
     uint64_t seq;
-    uint32_t fn;
+    uint32_t fn;          /* function, or class (TK_CREATE), or method (TK_CALL) */
     uint32_t cpus_milli;
     uint16_t nargs;
     uint16_t nret;
-    uint32_t pad;
+    uint8_t  kind;        /* TK_* */
+    uint8_t  pad[3];
+    uint32_t max_conc;
+    uint32_t pad2;
+    uint64_t actor_hi, actor_lo;
+    uint64_t aseq;
 } rmpi_wire_task_t;
+
+typedef struct {
+    uint64_t token;
+    uint8_t  op;            /* NAME_REGISTER, NAME_LOOKUP, NAME_DROP */
+    uint8_t  get_if_exists;
+    uint16_t namelen;       /* name bytes follow */
+    uint32_t pad;
+    uint64_t actor_hi, actor_lo;
+} rmpi_wire_name_req_t;
+
+typedef struct {
+    uint64_t token;
+    int32_t  status;
+    uint32_t pad;
+    uint64_t actor_hi, actor_lo;
+} rmpi_wire_name_rep_t;
 
 typedef struct {
     uint8_t        type;
@@ -187,6 +235,8 @@ typedef struct {
     char           job[128];
     rmpi_fentry_t *fns;
     int            nfns;
+    rmpi_centry_t *classes;   /* sorted by name */
+    int            nclasses;
     int           *ncpus;     /* executor cpus of every rank */
     atomic_int    *inflight;  /* tasks this rank placed on each rank, not done */
     atomic_int    *qlen;      /* queue length each rank last reported */
@@ -227,6 +277,8 @@ rmpi_obj_t *rmpi__obj_lookup_locked(rmpi_oid_t id, int *rc);
 
 /* task.c */
 void rmpi__task_run(rmpi_xnode_t *n);
+/* The task is over: its results get status/msg (or its returns), then it is freed. */
+void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg);
 void rmpi__task_drop(rmpi_xnode_t *n);
 void rmpi__task_handle_task(int src, const void *body, size_t len);
 void rmpi__task_handle_done(int src, const void *body, size_t len);
@@ -235,8 +287,36 @@ void rmpi__task_fini(void);
 int  rmpi__crash_init(void);
 void rmpi__crash_fini(void);
 
+/* actor.c */
+/* Host: a create or call whose arguments are ready (store lock held). */
+void rmpi__actor_deliver_locked(rmpi_task_s *t);
+/* Executor thread: run a create, call or destructor job. */
+int  rmpi__actor_run(rmpi_task_s *t);
+/* After a create or call ran (store lock held): status of the run. */
+void rmpi__actor_after_run_locked(rmpi_task_s *t, int crashed, const char *crash_msg);
+void rmpi__actor_handle_kill(int src, const void *body, size_t len);
+void rmpi__actor_handle_name_req(int src, const void *body, size_t len);
+void rmpi__actor_handle_name_rep(int src, const void *body, size_t len);
+/* Shutdown: destroy every actor hosted here (destructors run). */
+void rmpi__actor_fini(void);
+/* Caller side: next sequence number of this rank's calls to an actor (store lock). */
+uint64_t rmpi__actor_next_seq_locked(rmpi_actor_t a);
+const char *rmpi__actor_class_name(rmpi_actor_t a);
+/* Name of what task t runs: function, "Class" or "Class.method". */
+const char *rmpi__task_what(const rmpi_task_s *t, char *buf, size_t len);
+
+/* task.c: build and submit (shared with actor.c) */
+int  rmpi__rank_load(int r);
+rmpi_task_s *rmpi__task_build(const rmpi_arg_t *args, int nargs, int nret, size_t blob);
+int  rmpi__task_check_args(const rmpi_arg_t *args, int nargs, size_t *blob);
+int  rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out);
+/* A ref whose value is the error status/msg (rmpi_call and friends). */
+rmpi_ref_t rmpi__error_ref(int status, const char *msg);
+
 /* core.c */
 const char *rmpi__fn_name(uint32_t fn);
+int rmpi__class_lookup(const char *name);
+int rmpi__method_lookup(int cls, const char *name);
 static inline rmpi_oid_t rmpi__oid_of(rmpi_ref_t r)
 {
     rmpi_oid_t id = {r.hi, r.lo};

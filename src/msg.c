@@ -190,6 +190,9 @@ static void handle_batch(const rmpi_tp_msg_t *m)
         case REC_PULL: rmpi__obj_handle_pull(src, body, blen); break;
         case REC_FREE: rmpi__obj_handle_free(src, body, blen); break;
         case REC_RELEASE: rmpi__obj_handle_release(src, body, blen); break;
+        case REC_KILL: rmpi__actor_handle_kill(src, body, blen); break;
+        case REC_NAME_REQ: rmpi__actor_handle_name_req(src, body, blen); break;
+        case REC_NAME_REP: rmpi__actor_handle_name_rep(src, body, blen); break;
         case REC_SHUTDOWN:
             atomic_store(&rmpi__rt.shutdown_requested, 1);
             rmpi__waiter_notify(&rmpi__rt.shutdown_waiter);

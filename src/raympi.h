@@ -59,7 +59,11 @@ extern "C" {
     X(RMPI_ERR_SHUTDOWN,          -24, "runtime is shutting down")                   \
     X(RMPI_ERR_NOT_IN_TASK,       -25, "call valid only inside a task")              \
     X(RMPI_ERR_RETURN_INDEX,      -26, "no such return value")                       \
-    X(RMPI_ERR_INTERNAL,          -27, "internal error")
+    X(RMPI_ERR_INTERNAL,          -27, "internal error")                             \
+    X(RMPI_ERR_UNKNOWN_CLASS,     -28, "unknown actor class")                        \
+    X(RMPI_ERR_UNKNOWN_METHOD,    -29, "unknown actor method")                       \
+    X(RMPI_ERR_UNKNOWN_ACTOR,     -30, "no such actor")                              \
+    X(RMPI_ERR_ACTOR_DIED,        -31, "actor died")
 
 #define RMPI_STATUS_ENUM_(name, value, text) name = value,
 typedef enum { RMPI_STATUS_LIST(RMPI_STATUS_ENUM_) } rmpi_status_t;
@@ -306,6 +310,73 @@ RMPI_API int     rmpi_task_fail(rmpi_task_t *task, const char *fmt, ...)
 RMPI_API int     rmpi_task_num_returns(rmpi_task_t *task);
 /** The running task on this thread, or NULL outside a task. */
 RMPI_API rmpi_task_t *rmpi_task_current(void);
+
+/* ------------------------------------------------------------------------------
+ * Actors: a registered class whose instance lives on one rank, keeps state between
+ * calls, and runs method calls from anywhere in the job, each returning refs.
+ * ------------------------------------------------------------------------------ */
+
+/** Constructor: returns the actor's state, or NULL after rmpi_task_fail (the actor
+ *  then dies with that error and every call to it fails with RMPI_ERR_ACTOR_DIED). */
+typedef void *(*rmpi_ctor_t)(rmpi_task_t *task);
+/** Destructor: runs when the actor is killed or the job ends.  May be NULL. */
+typedef void (*rmpi_dtor_t)(void *state);
+/** A method: state is the constructor's result; arguments and returns as for tasks.
+ *  Returning an error gives an error value; the actor lives on. */
+typedef int (*rmpi_method_t)(void *state, rmpi_task_t *task);
+
+/** Register an actor class (before rmpi_init, identically on every rank). */
+RMPI_API int rmpi_class_register(const char *cls, rmpi_ctor_t ctor, rmpi_dtor_t dtor);
+/** Register a method of a registered class.  RMPI_ERR_UNKNOWN_CLASS, NAME_EXISTS. */
+RMPI_API int rmpi_method_register(const char *cls, const char *method, rmpi_method_t m);
+/** As rmpi_method_register, declaring the argument count rmpi_actor_call checks. */
+RMPI_API int rmpi_method_register_nargs(const char *cls, const char *method, rmpi_method_t m,
+                                        int nargs);
+
+enum {
+    RMPI_ACTOR_OPT_CPUS            = 1u << 0,
+    RMPI_ACTOR_OPT_GPUS            = 1u << 1,
+    RMPI_ACTOR_OPT_RANK            = 1u << 2,
+    RMPI_ACTOR_OPT_NAME            = 1u << 3,
+    RMPI_ACTOR_OPT_GET_IF_EXISTS   = 1u << 4,
+    RMPI_ACTOR_OPT_MAX_CONCURRENCY = 1u << 5
+};
+
+/** Actor options; only the fields named in field_mask are read. */
+typedef struct {
+    uint64_t    field_mask;
+    double      cpus;            /**< held while the actor lives; default 0 */
+    double      gpus;            /**< default 0 */
+    int         rank;            /**< or RMPI_ANY_RANK (default): the scheduler picks */
+    const char *name;            /**< named actor, found with rmpi_actor_lookup */
+    int         get_if_exists;   /**< with name: return the existing actor, no error */
+    int         max_concurrency; /**< calls run at once on the actor's rank; default 1 */
+} rmpi_actor_opts_t;
+
+/**
+ * Create an actor of class cls; the constructor gets args.  Returns at once with the
+ * handle: calls made before the constructor finishes queue behind it.  Errors at
+ * creation: RMPI_ERR_UNKNOWN_CLASS, RMPI_ERR_NARGS, RMPI_ERR_INVALID_RANK,
+ * RMPI_ERR_RESOURCES, RMPI_ERR_NAME_EXISTS (name taken and get_if_exists not set).
+ */
+RMPI_API int rmpi_actor_create(const char *cls, const rmpi_arg_t *args, int nargs,
+                               const rmpi_actor_opts_t *opts, rmpi_actor_t *actor_out);
+/**
+ * Call a method; writes num_returns refs (opts: only num_returns is used).  Calls
+ * from one rank run in the order they were submitted (with max_concurrency 1).  A
+ * call on a dead or killed actor gives refs whose get is RMPI_ERR_ACTOR_DIED.
+ */
+RMPI_API int rmpi_actor_call(rmpi_actor_t a, const char *method, const rmpi_arg_t *args,
+                             int nargs, const rmpi_opts_t *opts, rmpi_ref_t *refs_out);
+/** One return value, default options; a submission error becomes the ref's value. */
+RMPI_API rmpi_ref_t rmpi_actor_call1(rmpi_actor_t a, const char *method, int nargs, ...);
+/** Find a named actor from any rank.  RMPI_ERR_UNKNOWN_ACTOR when none has the name. */
+RMPI_API int rmpi_actor_lookup(const char *name, rmpi_actor_t *actor_out);
+/** Kill an actor: pending and later calls fail with RMPI_ERR_ACTOR_DIED; its
+ *  destructor runs once running calls end. */
+RMPI_API int rmpi_actor_kill(rmpi_actor_t a);
+/** The rank an actor lives on, or -1 for an invalid handle. */
+RMPI_API int rmpi_actor_rank(rmpi_actor_t a);
 
 /* ------------------------------------------------------------------------------
  * Introspection

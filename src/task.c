@@ -72,7 +72,7 @@ static char *fmt_msg(const char *fmt, ...)
     return s;
 }
 
-static int load_of(int r)
+int rmpi__rank_load(int r)
 {
     if (r == rmpi__rt.rank)
         return rmpi__exec_queue_len() + rmpi__exec_running();
@@ -200,7 +200,7 @@ static void send_done_locked(rmpi_task_s *t, int status, const char *msg)
 }
 
 /* The task is over (ran, crashed, or a dependency failed): report and free it. */
-static void finish_locked(rmpi_task_s *t, int status, const char *msg)
+void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg)
 {
     if (t->owner == rmpi__rt.rank) {
         complete_local_locked(t, status, msg);
@@ -217,8 +217,12 @@ static void finish_locked(rmpi_task_s *t, int status, const char *msg)
 
 static void exec_ready_locked(rmpi_task_s *t)
 {
+    if (t->kind == TK_CREATE || t->kind == TK_CALL) {
+        rmpi__actor_deliver_locked(t); /* in order, behind the constructor */
+        return;
+    }
     if (t->dep_status != RMPI_OK) {
-        finish_locked(t, t->dep_status, t->dep_msg);
+        rmpi__task_finish_locked(t, t->dep_status, t->dep_msg);
         return;
     }
     rmpi__exec_push(&t->xn);
@@ -340,7 +344,18 @@ static int send_task_locked(rmpi_task_s *t)
     char *b = rmpi__rec_alloc(t->dest, REC_TASK, len);
     if (b == NULL)
         return RMPI_ERR_NO_MEMORY;
-    rmpi_wire_task_t w = {t->seq, t->fn, t->cpus_milli, t->nargs, t->nret, 0};
+    rmpi_wire_task_t w;
+    memset(&w, 0, sizeof(w));
+    w.seq = t->seq;
+    w.fn = t->fn;
+    w.cpus_milli = t->cpus_milli;
+    w.nargs = t->nargs;
+    w.nret = t->nret;
+    w.kind = t->kind;
+    w.max_conc = t->max_conc;
+    w.actor_hi = t->actor.hi;
+    w.actor_lo = t->actor.lo;
+    w.aseq = t->aseq;
     memcpy(b, &w, sizeof(w));
     char *p = b + sizeof(w);
     for (int i = 0; i < t->nargs; i++) {
@@ -385,7 +400,9 @@ static int send_task_locked(rmpi_task_s *t)
 /* Owner: every owned dependency is READY or FAILED; place and send the task. */
 static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
 {
-    for (int i = 0; i < t->nargs && t->dep_status == RMPI_OK; i++) {
+    /* (Actor calls go to their host even then: the failure must take its place in
+     * the caller's order there.) */
+    for (int i = 0; i < t->nargs && t->dep_status == RMPI_OK && t->kind == TK_TASK; i++) {
         rmpi_targ_t *a = &t->args[i];
         if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
             continue;
@@ -403,7 +420,7 @@ static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
     if (dest < 0)
         dest = locality_rank_locked(t);
     if (dest < 0)
-        dest = rmpi__place_choose(rmpi__rt.size, rmpi__rt.rank, rmpi__rt.ncpus, load_of,
+        dest = rmpi__place_choose(rmpi__rt.size, rmpi__rt.rank, rmpi__rt.ncpus, rmpi__rank_load,
                                   t->cpus_milli, &rng_state);
     if (dest < 0)
         dest = rmpi__rt.rank; /* feasibility was checked at submit */
@@ -520,6 +537,13 @@ static int check_submit(const char *fn, const rmpi_arg_t *args, int nargs,
                   *rank >= 0 ? "that rank" : "the largest rank", (unsigned long long)have / 1000);
         return RMPI_ERR_RESOURCES;
     }
+    return rmpi__task_check_args(args, nargs, blob);
+}
+
+int rmpi__task_check_args(const rmpi_arg_t *args, int nargs, size_t *blob)
+{
+    if (nargs < 0 || nargs > 65535 || (nargs > 0 && args == NULL))
+        return RMPI_ERR_INVALID_ARG;
     *blob = 0;
     for (int i = 0; i < nargs; i++) {
         const rmpi_arg_t *a = &args[i];
@@ -546,28 +570,12 @@ static int check_submit(const char *fn, const rmpi_arg_t *args, int nargs,
     return RMPI_OK;
 }
 
-int rmpi_submit(const char *fn, const rmpi_arg_t *args, int nargs, const rmpi_opts_t *opts,
-                rmpi_ref_t *refs_out)
+rmpi_task_s *rmpi__task_build(const rmpi_arg_t *args, int nargs, int nret, size_t blob)
 {
-    int fidx, nret, rank, rc;
-    uint32_t milli;
-    size_t blob;
-
-    if (!rmpi__rt.initialized)
-        return RMPI_ERR_NOT_INITIALIZED;
-    if (refs_out == NULL)
-        return RMPI_ERR_INVALID_ARG;
-    rc = check_submit(fn, args, nargs, opts, &fidx, &nret, &milli, &rank, &blob);
-    if (rc != RMPI_OK)
-        return rc;
     rmpi_task_s *t = task_alloc(nargs, nret, blob);
     if (t == NULL)
-        return RMPI_ERR_NO_MEMORY;
-    t->fn = (uint32_t)fidx;
-    t->cpus_milli = milli;
+        return NULL;
     t->owner = rmpi__rt.rank;
-    t->dest = rank;
-    t->xn.cpus_milli = milli;
     size_t off = 0;
     for (int i = 0; i < nargs; i++) {
         rmpi_targ_t *a = &t->args[i];
@@ -587,10 +595,17 @@ int rmpi_submit(const char *fn, const rmpi_arg_t *args, int nargs, const rmpi_op
             memcpy(t->blob + off, src, a->size);
         off += RMPI_ALIGN_UP(a->size, 8);
     }
+    return t;
+}
 
+int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
+{
+    int rc = RMPI_OK;
+
+    t->dest = rank;
     rmpi__store_lock();
     /* Hold the owned arguments; a released one is an error and nothing is submitted. */
-    for (int i = 0; i < nargs; i++) {
+    for (int i = 0; i < t->nargs; i++) {
         rmpi_targ_t *a = &t->args[i];
         if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
             continue;
@@ -618,7 +633,9 @@ int rmpi_submit(const char *fn, const rmpi_arg_t *args, int nargs, const rmpi_op
         }
     }
     t->seq = atomic_fetch_add(&rmpi__rt.next_seq, 1);
-    for (int i = 0; i < nret; i++) {
+    if (t->kind == TK_CALL)
+        t->aseq = rmpi__actor_next_seq_locked(t->actor);
+    for (int i = 0; i < t->nret; i++) {
         rmpi_obj_t *o = rmpi__obj_create(rmpi_oid_make(rmpi__rt.rank, i, t->seq));
         if (o == NULL) {
             rmpi__store_unlock();
@@ -630,12 +647,36 @@ int rmpi_submit(const char *fn, const rmpi_arg_t *args, int nargs, const rmpi_op
         o->user_refs = 1;
         refs_out[i] = rmpi__ref_of(o->id);
     }
-    atomic_fetch_add(&rmpi__rt.owned_objects, (uint64_t)nret);
+    atomic_fetch_add(&rmpi__rt.owned_objects, (uint64_t)t->nret);
     atomic_fetch_add(&rmpi__rt.tasks_submitted, 1);
     if (t->deps == 0)
         dispatch_locked(t, rank);
     rmpi__store_unlock();
     return RMPI_OK;
+}
+
+int rmpi_submit(const char *fn, const rmpi_arg_t *args, int nargs, const rmpi_opts_t *opts,
+                rmpi_ref_t *refs_out)
+{
+    int fidx, nret, rank, rc;
+    uint32_t milli;
+    size_t blob;
+
+    if (!rmpi__rt.initialized)
+        return RMPI_ERR_NOT_INITIALIZED;
+    if (refs_out == NULL)
+        return RMPI_ERR_INVALID_ARG;
+    rc = check_submit(fn, args, nargs, opts, &fidx, &nret, &milli, &rank, &blob);
+    if (rc != RMPI_OK)
+        return rc;
+    rmpi_task_s *t = rmpi__task_build(args, nargs, nret, blob);
+    if (t == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    t->kind = TK_TASK;
+    t->fn = (uint32_t)fidx;
+    t->cpus_milli = milli;
+    t->xn.cpus_milli = milli;
+    return rmpi__task_submit(t, rank, refs_out);
 }
 
 rmpi_ref_t rmpi_call(const char *fn, int nargs, ...)
@@ -657,13 +698,22 @@ rmpi_ref_t rmpi_call(const char *fn, int nargs, ...)
     rc = nargs < 0 ? RMPI_ERR_INVALID_ARG : rmpi_submit(fn, args, nargs, NULL, &ref);
     if (args != stack)
         free(args);
-    if (rc == RMPI_OK || !rmpi__rt.initialized)
+    if (rc == RMPI_OK)
         return ref;
     /* The error must not get lost: it becomes the value of the ref. */
-    rmpi_oid_t id = rmpi_oid_make(rmpi__rt.rank, 0, atomic_fetch_add(&rmpi__rt.next_seq, 1));
     char msg[320];
     snprintf(msg, sizeof(msg), "rmpi_call(\"%s\", %d): %s", fn ? fn : "(null)", nargs,
              rmpi_status_string(rc));
+    return rmpi__error_ref(rc, msg);
+}
+
+rmpi_ref_t rmpi__error_ref(int rc, const char *msg)
+{
+    rmpi_ref_t ref = RMPI_REF_NIL;
+
+    if (!rmpi__rt.initialized)
+        return ref;
+    rmpi_oid_t id = rmpi_oid_make(rmpi__rt.rank, 0, atomic_fetch_add(&rmpi__rt.next_seq, 1));
     rmpi__store_lock();
     rmpi_obj_t *o = rmpi__obj_create(id);
     if (o != NULL) {
@@ -752,46 +802,71 @@ static const char *signal_text(int sig)
     }
 }
 
+static int run_body(rmpi_task_s *t)
+{
+    if (t->kind == TK_TASK)
+        return rmpi__rt.fns[t->fn].fn(t);
+    return rmpi__actor_run(t);
+}
+
 void rmpi__task_run(rmpi_xnode_t *n)
 {
     rmpi_task_s *volatile t = (rmpi_task_s *)n;
     rmpi_task_s *prev = cur_task;
-    volatile int rc = RMPI_OK;
+    volatile int rc = RMPI_OK, crashed = 0;
     char *volatile msg = NULL;
-    const char *name = rmpi__rt.fns[t->fn].name;
+    char what[300];
+    const char *kind = t->kind == TK_TASK ? "function" : t->kind == TK_CREATE ? "constructor"
+                                                                                : "method";
 
+    rmpi__task_what(t, what, sizeof(what));
     cur_task = t;
     if (crash_installed) {
         if (sigsetjmp(crash_jmp, 1) == 0) {
             crash_armed = 1;
-            rc = rmpi__rt.fns[t->fn].fn(t);
+            rc = run_body(t);
             crash_armed = 0;
         } else {
             rc = RMPI_ERR_TASK_CRASHED;
-            msg = fmt_msg("function '%s' on rank %d crashed: %s at address %p", name,
+            crashed = 1;
+            msg = fmt_msg("%s '%s' on rank %d crashed: %s at address %p", kind, what,
                           rmpi__rt.rank, signal_text(crash_sig), crash_addr);
             rmpi_warn(CORE, "%s; the rank goes on, but the task's memory may be corrupt",
                       msg ? msg : "a task crashed");
         }
     } else {
-        rc = rmpi__rt.fns[t->fn].fn(t);
+        rc = run_body(t);
     }
     cur_task = prev;
+    if (t->kind == TK_DTOR) {
+        rmpi__store_lock();
+        rmpi__actor_after_run_locked(t, crashed, msg);
+        rmpi__store_unlock();
+        free(msg);
+        free(t);
+        return;
+    }
     atomic_fetch_add(&rmpi__rt.tasks_executed, 1);
 
     int status = RMPI_OK;
-    if (rc == RMPI_ERR_TASK_CRASHED) {
+    if (crashed) {
         status = RMPI_ERR_TASK_CRASHED;
     } else if (t->fail_msg != NULL || rc != RMPI_OK) {
         status = RMPI_ERR_TASK_FAILED;
         if (t->fail_msg != NULL)
-            msg = fmt_msg("function '%s' on rank %d: %s", name, rmpi__rt.rank, t->fail_msg);
+            msg = fmt_msg("%s '%s' on rank %d: %s", kind, what, rmpi__rt.rank, t->fail_msg);
         else
-            msg = fmt_msg("function '%s' on rank %d returned %s", name, rmpi__rt.rank,
+            msg = fmt_msg("%s '%s' on rank %d returned %s", kind, what, rmpi__rt.rank,
                           rmpi_status_string(rc));
     }
     rmpi__store_lock();
-    finish_locked(t, status, msg != NULL ? msg : rmpi_status_string(status));
+    if (t->kind != TK_TASK) {
+        /* The actor learns how it went; a crash kills it and the call reports that. */
+        rmpi__actor_after_run_locked(t, crashed, msg);
+        if (crashed)
+            status = RMPI_ERR_ACTOR_DIED;
+    }
+    rmpi__task_finish_locked(t, status, msg != NULL ? msg : rmpi_status_string(status));
     rmpi__store_unlock();
     free(msg);
 }
@@ -799,8 +874,12 @@ void rmpi__task_run(rmpi_xnode_t *n)
 void rmpi__task_drop(rmpi_xnode_t *n)
 {
     rmpi_task_s *t = (rmpi_task_s *)n;
+    if (t->kind == TK_DTOR) { /* a destructor still runs */
+        rmpi__task_run(n);
+        return;
+    }
     rmpi__store_lock();
-    finish_locked(t, RMPI_ERR_SHUTDOWN, "runtime shut down before the task ran");
+    rmpi__task_finish_locked(t, RMPI_ERR_SHUTDOWN, "runtime shut down before the task ran");
     rmpi__store_unlock();
 }
 
@@ -840,8 +919,19 @@ void rmpi__task_handle_task(int src, const void *body, size_t len)
             goto bad;
         }
     }
-    if (w.fn >= (uint32_t)rmpi__rt.nfns || w.nret < 1 || w.nret > RMPI_MAX_RETURNS)
+    if (w.nret < 1 || w.nret > RMPI_MAX_RETURNS)
         goto bad;
+    if (w.kind == TK_TASK) {
+        if (w.fn >= (uint32_t)rmpi__rt.nfns)
+            goto bad;
+    } else if (w.kind == TK_CREATE || w.kind == TK_CALL) {
+        uint32_t cls = (uint32_t)((w.actor_hi >> 8) & 0xffffff);
+        if (cls >= (uint32_t)rmpi__rt.nclasses ||
+            (w.kind == TK_CALL && w.fn >= (uint32_t)rmpi__rt.classes[cls].nmethods))
+            goto bad;
+    } else {
+        goto bad;
+    }
 
     rmpi_task_s *t = task_alloc(w.nargs, w.nret, blob);
     if (t == NULL) {
@@ -853,7 +943,12 @@ void rmpi__task_handle_task(int src, const void *body, size_t len)
     t->dest = rmpi__rt.rank;
     t->fn = w.fn;
     t->cpus_milli = w.cpus_milli;
-    t->xn.cpus_milli = w.cpus_milli;
+    t->xn.cpus_milli = w.kind == TK_TASK ? w.cpus_milli : 0;
+    t->kind = w.kind;
+    t->max_conc = w.max_conc;
+    t->actor.hi = w.actor_hi;
+    t->actor.lo = w.actor_lo;
+    t->aseq = w.aseq;
     size_t off = 0;
     for (int i = 0; i < w.nargs; i++) {
         rmpi_wire_arg_t a;
@@ -967,8 +1062,9 @@ void rmpi__task_peer_failed_locked(int rank)
         HASH_DEL(rmpi__rt.remote_tasks, t);
         atomic_fetch_sub(&rmpi__rt.inflight[rank], 1);
         atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1);
-        char *msg = fmt_msg("rank %d died while running function '%s'", rank,
-                            rmpi__rt.fns[t->fn].name);
+        char what[300];
+        char *msg = fmt_msg("rank %d died while running '%s'", rank,
+                            rmpi__task_what(t, what, sizeof(what)));
         complete_local_locked(t, RMPI_ERR_RANK_DIED, msg ? msg : "rank died");
         free(msg);
     }

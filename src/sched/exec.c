@@ -64,7 +64,7 @@ static void bind_thread(int index)
 
 static int fits_locked(const rmpi_xnode_t *n)
 {
-    return n->cpus_milli <= ex.free_milli || ex.running == 0;
+    return n->cpus_milli == 0 || n->cpus_milli <= ex.free_milli || ex.running == 0;
 }
 
 static void *executor_main(void *arg)
@@ -232,6 +232,15 @@ void rmpi__exec_block_end(void)
     pthread_mutex_lock(&ex.lock);
     ex.free_milli -= my_cpus;
     ex.running++;
+    pthread_mutex_unlock(&ex.lock);
+}
+
+void rmpi__exec_adjust(int64_t delta_milli)
+{
+    pthread_mutex_lock(&ex.lock);
+    ex.free_milli += delta_milli;
+    if (delta_milli > 0)
+        kick_locked();
     pthread_mutex_unlock(&ex.lock);
 }
 

@@ -31,6 +31,8 @@ void rmpi__exec_push(rmpi_xnode_t *n);
 /* Around a blocking wait inside a task: lend the task's cpus to other tasks. */
 void rmpi__exec_block_begin(void);
 void rmpi__exec_block_end(void);
+/* Take (delta < 0) or give back cpus outside any task, e.g. those an actor holds. */
+void rmpi__exec_adjust(int64_t delta_milli);
 /* Queued (not yet running) tasks. */
 int  rmpi__exec_queue_len(void);
 int  rmpi__exec_running(void);
