@@ -105,18 +105,17 @@ elif [ "$(id -u)" -ne 0 ]; then
     skip=$((skip + 1))
 else
     log "Slurm cluster tests"
-    tests/slurm/run.sh >slurm.out 2>&1
+    { tests/slurm/run.sh --keep; tests/slurm/raympi.sh; } >slurm.out 2>&1
     rc=$?
     tail -30 slurm.out
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' slurm.out | tail -1)
-    if [ -n "$line" ]; then
-        p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
-        pass=$((pass + p)); fail=$((fail + f))
-        [ "$f" -eq 0 ] || failed+=("slurm: $(grep '^FAIL' slurm.out | tr '\n' ' ')")
-    fi
-    if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${f:-0}" -eq 0 ]; }; then
+    p=$(grep -c '^PASS ' slurm.out)
+    f=$(grep -c '^FAIL ' slurm.out)
+    pass=$((pass + p)); fail=$((fail + f))
+    [ "$f" -eq 0 ] || failed+=("slurm: $(grep '^FAIL' slurm.out | tr '\n' ' ')")
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
         fail=$((fail + 1)); failed+=("slurm: exit status $rc")
     fi
+    echo "slurm: $p passed, $f failed"
     slurm/cluster.sh down >/dev/null 2>&1
 fi
 
