@@ -28,7 +28,8 @@ typedef struct caller_q {
     rmpi_task_s   *held; /* ready calls waiting for earlier ones, by aseq */
 } caller_q_t;
 
-typedef struct actor {
+typedef struct actor actor_t;
+struct actor {
     UT_hash_handle hh;
     uint64_t       lo; /* key: creator rank and sequence */
     rmpi_actor_t   handle;
@@ -40,7 +41,7 @@ typedef struct actor {
     char          *dead_msg;
     caller_q_t    *callers;
     rmpi_task_s   *ready_head, *ready_tail;
-} actor_t;
+};
 
 typedef struct seq_ent {
     UT_hash_handle hh;
@@ -74,6 +75,18 @@ static struct {
 } act;
 
 static __thread uint64_t actor_rng;
+
+uint64_t rmpi__actor_count(void)
+{
+    uint64_t n = 0;
+    actor_t *a, *tmp;
+    rmpi__store_lock();
+    HASH_ITER(hh, act.hosted, a, tmp) {
+        n += a->state != A_DEAD;
+    }
+    rmpi__store_unlock();
+    return n;
+}
 
 /* ------------------------------------------------------------------------------
  * Handles

@@ -462,7 +462,8 @@ int rmpi_init(int *argc, char ***argv)
     rmpi__rt.boot_method = boot.method;
     snprintf(rmpi__rt.job, sizeof(rmpi__rt.job), "%s", boot.job);
     rmpi__log_set_rank(boot.rank);
-    for (int r = 0; r < boot.size; r++) {
+    rc = rmpi__jobdir_open(boot.job, boot.rank, err, sizeof(err));
+    for (int r = 0; r < boot.size && rc == RMPI_OK; r++) {
         const blob_hdr_t *h = boot.blobs[r];
         if (boot.lens[r] < sizeof(*h) || h->magic != BLOB_MAGIC ||
             h->version != RMPI_PROTO_VERSION ||
@@ -588,6 +589,7 @@ int rmpi_init(int *argc, char ***argv)
 err_arrays:
 err_boot:
     rmpi__boot_free(&boot);
+    rmpi__jobdir_close();
 err_tp:
     rmpi__tp_fini();
 err_names:
@@ -668,6 +670,7 @@ int rmpi_finalize(void)
     rmpi__task_fini();
     rmpi__store_fini();
     rmpi__crash_fini();
+    rmpi__jobdir_close();
     rmpi__waiter_destroy(&rmpi__rt.shutdown_waiter);
     free_runtime();
     rmpi__rt.rank = -1;
@@ -740,6 +743,12 @@ int rmpi_stats(rmpi_stats_t *out)
     out->tasks_submitted = atomic_load(&rmpi__rt.tasks_submitted);
     out->bytes_sent = rmpi__tp_bytes_sent();
     out->bytes_received = rmpi__tp_bytes_received();
+    out->bytes_sent_shm = rmpi__tp_bytes_sent_class(RMPI_TP_SHM);
+    out->bytes_sent_net = rmpi__tp_bytes_sent_class(RMPI_TP_NET);
+    out->bytes_received_shm = rmpi__tp_bytes_received_class(RMPI_TP_SHM);
+    out->bytes_received_net = rmpi__tp_bytes_received_class(RMPI_TP_NET);
+    out->actors_hosted = rmpi__actor_count();
+    snprintf(out->job_dir, sizeof(out->job_dir), "%s", rmpi__jobdir_path());
     out->num_cpus = rmpi__rt.ncpus[rmpi__rt.rank];
     return RMPI_OK;
 }

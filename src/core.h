@@ -299,6 +299,12 @@ void rmpi__actor_handle_name_req(int src, const void *body, size_t len);
 void rmpi__actor_handle_name_rep(int src, const void *body, size_t len);
 /* Shutdown: destroy every actor hosted here (destructors run). */
 void rmpi__actor_fini(void);
+uint64_t rmpi__actor_count(void);
+
+/* jobdir.c: the job's directory on this node */
+int  rmpi__jobdir_open(const char *job, int rank, char *err, size_t errlen);
+void rmpi__jobdir_close(void);
+const char *rmpi__jobdir_path(void);
 /* Caller side: next sequence number of this rank's calls to an actor (store lock). */
 uint64_t rmpi__actor_next_seq_locked(rmpi_actor_t a);
 const char *rmpi__actor_class_name(rmpi_actor_t a);

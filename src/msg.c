@@ -168,6 +168,7 @@ static void handle_batch(const rmpi_tp_msg_t *m)
     }
     int src = (int)h->src;
     atomic_store_explicit(&rmpi__rt.qlen[src], (int)h->qlen, memory_order_relaxed);
+    rmpi__tp_count_received(src, m->len + m->hlen);
     end = p + m->len;
     for (uint32_t i = 0; i < h->count; i++) {
         rmpi_rec_hdr_t r;

@@ -529,6 +529,8 @@ void rmpi__obj_handle_data(const rmpi_tp_msg_t *m)
     memcpy(&h, m->hdr, sizeof(h));
     id.hi = h.id.hi;
     id.lo = h.id.lo;
+    if (h.src < (uint32_t)rmpi__rt.size)
+        rmpi__tp_count_received((int)h.src, m->len + m->hlen);
     rmpi__store_lock();
     rmpi_obj_t *o = rmpi__obj_find(id);
     if (o == NULL || o->data != NULL) {

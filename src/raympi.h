@@ -392,7 +392,13 @@ typedef struct {
     uint64_t tasks_submitted;  /**< tasks submitted from this rank */
     uint64_t bytes_sent;       /**< bytes sent to other ranks */
     uint64_t bytes_received;   /**< bytes received from other ranks */
+    uint64_t bytes_sent_shm;   /**< ... of which to ranks reached over shared memory */
+    uint64_t bytes_sent_net;   /**< ... of which to ranks reached over a network (tcp, rdma) */
+    uint64_t bytes_received_shm;
+    uint64_t bytes_received_net;
+    uint64_t actors_hosted;    /**< live actors on this rank */
     int      num_cpus;         /**< executor slots (cores) of this rank */
+    char     job_dir[256];     /**< this job's directory on the node ("" if none) */
 } rmpi_stats_t;
 
 /** This rank's counters. */

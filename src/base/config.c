@@ -113,6 +113,15 @@ static int parse_bool(const char *value, void *dst, const char *const *choices)
     return -1;
 }
 
+static int parse_path(const char *value, void *dst, const char *const *choices)
+{
+    size_t n = strlen(value);
+    if (n >= sizeof(((rmpi_config_t *)0)->tmpdir) || (n > 0 && value[0] != '/'))
+        return -1; /* an absolute path that fits */
+    memcpy(dst, value, n + 1);
+    return 0;
+}
+
 static int parse_enum(const char *value, void *dst, const char *const *choices)
 {
     for (int i = 0; choices[i] != NULL; i++) {
@@ -166,6 +175,9 @@ static const config_field_t fields[] = {
     FIELD("RAYMPI_CORE_SHUTDOWN_TIMEOUT", "10",
           "seconds the driver waits for the other ranks at rmpi_finalize",
           parse_double, shutdown_timeout, NULL),
+    FIELD("RAYMPI_CORE_TMPDIR", "",
+          "absolute path under which each user's job directories go "
+          "(<dir>/rmpi-<uid>/<job>); empty: $TMPDIR, else /tmp", parse_path, tmpdir, NULL),
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -302,8 +314,8 @@ void rmpi__config_print(FILE *out)
 {
     for (size_t i = 0; i < NFIELDS; i++) {
         const char *v = getenv(fields[i].name);
-        fprintf(out, "%s=%s\n    default: %s%s%s\n    %s\n", fields[i].name,
-                v ? v : fields[i].defval, fields[i].defval, v ? "  (set in environment)" : "",
-                "", fields[i].help);
+        fprintf(out, "%s=%s\n    default: %s%s\n    %s\n", fields[i].name,
+                v ? v : fields[i].defval, fields[i].defval[0] ? fields[i].defval : "(empty)",
+                v ? "  (set in environment)" : "", fields[i].help);
     }
 }

@@ -26,6 +26,7 @@ typedef struct {
     int      batch;            /* RAYMPI_SCHED_BATCH */
     int      crash_handler;    /* RAYMPI_CORE_CATCH_CRASHES */
     double   shutdown_timeout; /* RAYMPI_CORE_SHUTDOWN_TIMEOUT */
+    char     tmpdir[160];      /* RAYMPI_CORE_TMPDIR, "" = $TMPDIR or /tmp */
 } rmpi_config_t;
 
 extern rmpi_config_t rmpi__cfg;

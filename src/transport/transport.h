@@ -70,8 +70,16 @@ void rmpi__tp_fini(void);
 /* 1 when the caller is the progress thread. */
 int  rmpi__tp_on_progress_thread(void);
 
-/* Counters (relaxed reads from any thread). */
+/* How rank is reached: decided from the endpoint's lanes at connect time. */
+enum { RMPI_TP_SELF = 0, RMPI_TP_SHM = 1, RMPI_TP_NET = 2 };
+int rmpi__tp_peer_class(int rank);
+
+/* Counters (relaxed reads from any thread); class RMPI_TP_SHM or RMPI_TP_NET. */
 uint64_t rmpi__tp_bytes_sent(void);
 uint64_t rmpi__tp_bytes_received(void);
+uint64_t rmpi__tp_bytes_sent_class(int cls);
+uint64_t rmpi__tp_bytes_received_class(int cls);
+/* The core tells the transport where a received message came from. */
+void     rmpi__tp_count_received(int rank, size_t bytes);
 
 #endif

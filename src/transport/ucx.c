@@ -65,6 +65,8 @@ static struct {
     pthread_t        thread;
     int              running;
     _Atomic uint64_t sent, received;
+    _Atomic uint64_t sent_cls[3], recv_cls[3];
+    char            *cls; /* per rank: RMPI_TP_* */
 } tp;
 
 static __thread int on_progress_thread;
@@ -82,6 +84,27 @@ uint64_t rmpi__tp_bytes_sent(void)
 uint64_t rmpi__tp_bytes_received(void)
 {
     return atomic_load_explicit(&tp.received, memory_order_relaxed);
+}
+
+uint64_t rmpi__tp_bytes_sent_class(int cls)
+{
+    return cls >= 0 && cls < 3 ? atomic_load_explicit(&tp.sent_cls[cls], memory_order_relaxed) : 0;
+}
+
+uint64_t rmpi__tp_bytes_received_class(int cls)
+{
+    return cls >= 0 && cls < 3 ? atomic_load_explicit(&tp.recv_cls[cls], memory_order_relaxed) : 0;
+}
+
+int rmpi__tp_peer_class(int rank)
+{
+    return tp.cls != NULL && rank >= 0 && rank < tp.size ? tp.cls[rank] : RMPI_TP_NET;
+}
+
+void rmpi__tp_count_received(int rank, size_t bytes)
+{
+    atomic_fetch_add_explicit(&tp.recv_cls[rmpi__tp_peer_class(rank)], bytes,
+                              memory_order_relaxed);
 }
 
 int rmpi__tp_init(const rmpi_tp_params_t *params, void **addr, size_t *addrlen)
@@ -210,6 +233,25 @@ int rmpi__tp_connect(int size, int me, void *const *addrs, const char *local)
             rmpi_error(MOD, "ucp_ep_create to rank %d: %s", r, ucs_status_string(s));
             return RMPI_ERR_TRANSPORT;
         }
+    }
+    /* Which kind of path each peer is on, for the transfer counters. */
+    tp.cls = calloc((size_t)size, 1);
+    if (tp.cls == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    for (int r = 0; r < size; r++) {
+        char names[256];
+        if (r == me) {
+            tp.cls[r] = RMPI_TP_SELF;
+            continue;
+        }
+        rmpi__tp_peer_transports(r, names, sizeof(names));
+        char padded[264];
+        snprintf(padded, sizeof(padded), " %s ", names);
+        int net = strstr(padded, " tcp ") != NULL || strstr(padded, " rc") != NULL ||
+                  strstr(padded, " dc") != NULL || strstr(padded, " ud") != NULL ||
+                  strstr(padded, " gga") != NULL;
+        tp.cls[r] = net ? RMPI_TP_NET : RMPI_TP_SHM;
+        rmpi_debug(MOD, "rank %d reached over: %s", r, names);
     }
     return RMPI_OK;
 }
@@ -347,6 +389,7 @@ int rmpi__tp_send(int dest, int am_id, const void *hdr, size_t hlen, const void 
     p.flags = UCP_AM_SEND_FLAG_REPLY;
     sp = ucp_am_send_nbx(tp.eps[dest], (unsigned)am_id, sc->hdr, hlen, data, len, &p);
     atomic_fetch_add_explicit(&tp.sent, len + hlen, memory_order_relaxed);
+    atomic_fetch_add_explicit(&tp.sent_cls[(unsigned char)tp.cls[dest]], len + hlen, memory_order_relaxed);
     if (sp == NULL) {
         free(sc);
         cb(arg, RMPI_OK);
@@ -565,7 +608,9 @@ void rmpi__tp_fini(void)
     tp.ctx = NULL;
     free(tp.eps);
     free(tp.dead);
+    free(tp.cls);
     tp.eps = NULL;
     tp.dead = NULL;
+    tp.cls = NULL;
     on_progress_thread = 0;
 }
