@@ -105,7 +105,7 @@ elif [ "$(id -u)" -ne 0 ]; then
     skip=$((skip + 1))
 else
     log "Slurm cluster tests"
-    { tests/slurm/run.sh --keep; tests/slurm/raympi.sh; } >slurm.out 2>&1
+    { tests/slurm/run.sh --keep; tests/slurm/raympi.sh; tests/slurm/shared_node.sh; } >slurm.out 2>&1
     rc=$?
     tail -30 slurm.out
     p=$(grep -c '^PASS ' slurm.out)
