@@ -57,15 +57,35 @@ fi
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun=${MPIRUN:-mpirun}
-# A libtool wrapper script is run through libtool, which hands mpirun the real
-# binary and the library path (and relinks once, not once per rank).
-launcher=()
-if head -c 2048 "$mb" 2>/dev/null | grep -q 'libtool'; then
-    lt=""
-    for d in "$builddir/.." "$srcroot"; do
-        [ -x "$d/libtool" ] && { lt=$(cd "$d" && pwd)/libtool; break; }
+# Run a snapshot of the benchmark and of the library taken now: the tree may be
+# rebuilt while this runs, and both rank counts must measure the same build.
+# An uninstalled libtool build has the real binary in .libs/ and the library in
+# src/.libs/.
+snap=$tmp/snapshot
+mkdir -p "$snap"
+mb_run=$mb
+lib_note=""
+if head -c 4096 "$mb" 2>/dev/null | grep -q 'libtool'; then
+    real=""
+    for c in "$builddir/.libs/lt-microbench" "$builddir/.libs/microbench"; do
+        [ -x "$c" ] && { real=$c; break; }
     done
-    [ -n "$lt" ] && launcher=("$lt" --mode=execute)
+    libdir=""
+    for d in "$builddir/../src/.libs" "$srcroot/src/.libs"; do
+        [ -e "$d/libraympi.so.0" ] && { libdir=$(cd "$d" && pwd); break; }
+    done
+    if [ -z "$real" ] || [ -z "$libdir" ]; then
+        echo "run.sh: cannot find the real microbench binary or src/.libs/libraympi.so.0" >&2
+        exit 2
+    fi
+    cp "$real" "$snap/microbench"
+    cp -L "$libdir"/libraympi.so.0 "$snap/"
+    mb_run=$snap/microbench
+    export LD_LIBRARY_PATH="$snap${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    lib_note="src/.libs/libraympi.so.0 built $(date -u -r "$libdir/libraympi.so.0" '+%Y-%m-%d %H:%M:%S UTC')"
+else
+    cp "$mb" "$snap/microbench"
+    mb_run=$snap/microbench
 fi
 
 if [ $smoke = 1 ]; then
@@ -103,12 +123,12 @@ echo "== $limits_cmd"
 declare -A cmd rc_of secs
 for n in $ranks; do
     csv=$tmp/mb-$n.csv
-    args=(--oversubscribe --allow-run-as-root -n "$n" "$mb" "${mb_args[@]}" --csv "$csv")
+    args=(--oversubscribe --allow-run-as-root -n "$n" "$mb_run" "${mb_args[@]}" --csv "$csv")
     cmd[$n]="$mpirun --oversubscribe --allow-run-as-root -n $n $(rel "$mb") ${mb_args[*]} --csv FILE"
     echo
     echo "== ${cmd[$n]}"
     t0=$(date +%s)
-    timeout -k 5 $run_limit "${launcher[@]}" "$mpirun" "${args[@]}" 2>&1 | tee "$tmp/mb-$n.txt"
+    timeout -k 5 $run_limit "$mpirun" "${args[@]}" 2>&1 | tee "$tmp/mb-$n.txt"
     rc_of[$n]=${PIPESTATUS[0]}
     secs[$n]=$(( $(date +%s) - t0 ))
     if [ "${rc_of[$n]}" != 0 ]; then
@@ -192,10 +212,9 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo '```'
     echo
     echo "All of it is \`bench/run.sh$( [ $smoke = 1 ] && echo ' --smoke')\`."
-    if [ ${#launcher[@]} -gt 0 ]; then
-        echo "mpirun is started through \`libtool --mode=execute\`, which runs the uninstalled"
-        echo "\`bench/.libs\` binary against the uninstalled library."
-    fi
+    echo "\`bench/microbench\` runs as a copy taken at the start of the run (with a copy of"
+    echo "the library next to it on LD_LIBRARY_PATH when it is an uninstalled libtool build),"
+    echo "so that a rebuild during the run cannot mix builds${lib_note:+; library: $lib_note}."
     echo
     echo "## Method"
     echo

@@ -728,9 +728,11 @@ rmpi_arg_t rmpi_actor_arg(rmpi_actor_t actor)
     return a;
 }
 
-int rmpi_stats(rmpi_stats_t *out)
+int rmpi_stats_get(rmpi_stats_t *user, size_t size)
 {
-    if (out == NULL)
+    rmpi_stats_t st, *out = &st;
+
+    if (user == NULL || size == 0)
         return RMPI_ERR_INVALID_ARG;
     if (!rmpi__rt.initialized)
         return RMPI_ERR_NOT_INITIALIZED;
@@ -750,6 +752,7 @@ int rmpi_stats(rmpi_stats_t *out)
     out->actors_hosted = rmpi__actor_count();
     snprintf(out->job_dir, sizeof(out->job_dir), "%s", rmpi__jobdir_path());
     out->num_cpus = rmpi__rt.ncpus[rmpi__rt.rank];
+    memcpy(user, out, size < sizeof(*out) ? size : sizeof(*out));
     return RMPI_OK;
 }
 

@@ -401,8 +401,14 @@ typedef struct {
     char     job_dir[256];     /**< this job's directory on the node ("" if none) */
 } rmpi_stats_t;
 
+/** This rank's counters into the first size bytes of out (the struct may grow in
+ *  later versions; a program built against an older header keeps working). */
+RMPI_API int rmpi_stats_get(rmpi_stats_t *out, size_t size);
 /** This rank's counters. */
-RMPI_API int rmpi_stats(rmpi_stats_t *out);
+static inline int rmpi_stats(rmpi_stats_t *out)
+{
+    return rmpi_stats_get(out, sizeof(*out));
+}
 
 /**
  * Which UCX transports the endpoint to rank uses, e.g. "posix cma" or "tcp", as a

@@ -1,0 +1,150 @@
+/*
+ * metg_report - METG(50%) from Task Bench logs, whatever printed them (metg_mpi,
+ * metg_rmpi, metg_mpi4py.py, metg_dask.py): the blocks' "Dependence Type:",
+ * "Iterations:", "Total Tasks" and "Elapsed Time" lines are collected per
+ * dependence type; the repetitions of an iteration count are averaged; efficiency
+ * uses the given peak FLOP/s and granularity the given cores (metg_core.c).
+ *
+ *   metg_report --peak-flops X --cores N [--threshold 0.5] [--label NAME] LOG...
+ *
+ * Prints, per dependence type found:
+ *   point NAME TYPE ITERATIONS REPS ELAPSED_S STDDEV_S GRANULARITY_S EFFICIENCY TASKS_PER_S
+ *   metg NAME TYPE STATUS VALUE_S
+ * STATUS: ok, above (no point reached the threshold: METG > VALUE), below (every
+ * point did: METG <= VALUE).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metg_core.h"
+
+#define MAXRUNS 4096
+
+typedef struct {
+    char type[32];
+    long iterations[MAXRUNS];
+    double elapsed[MAXRUNS];
+    long long tasks;
+    int n;
+} series_t;
+
+static series_t series[METG_MAX_TYPES + 4];
+static int nseries;
+
+static series_t *find_series(const char *type)
+{
+    for (int i = 0; i < nseries; i++)
+        if (!strcmp(series[i].type, type))
+            return &series[i];
+    if (nseries == (int)(sizeof series / sizeof series[0]))
+        return NULL;
+    series_t *s = &series[nseries++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->type, sizeof s->type, "%s", type);
+    return s;
+}
+
+static int read_log(const char *path)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    char line[1024], type[32] = "unknown";
+    long iters = -1;
+    long long tasks = -1;
+    while (fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char word[32];
+        double e;
+        if (sscanf(p, "Dependence Type: %31s", word) == 1) {
+            snprintf(type, sizeof type, "%s", word);
+        } else if (sscanf(p, "Iterations: %ld", &iters) == 1) {
+            /* set */
+        } else if (sscanf(p, "Total Tasks %lld", &tasks) == 1) {
+            /* set */
+        } else if (sscanf(p, "Elapsed Time %lf seconds", &e) == 1) {
+            series_t *s = find_series(type);
+            if (!s || iters < 0 || tasks <= 0) {
+                fprintf(stderr, "metg_report: %s: an Elapsed Time line without its block\n",
+                        path);
+                continue;
+            }
+            if (s->tasks && s->tasks != tasks)
+                fprintf(stderr, "metg_report: %s: %s runs of %lld and %lld tasks mixed\n", path,
+                        type, s->tasks, tasks);
+            s->tasks = tasks;
+            if (s->n < MAXRUNS) {
+                s->iterations[s->n] = iters;
+                s->elapsed[s->n] = e;
+                s->n++;
+            }
+            iters = -1;
+            tasks = -1;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    double peak = 0, threshold = 0.5;
+    int cores = 0;
+    const char *label = "system";
+    int nlogs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--peak-flops") && i + 1 < argc)
+            peak = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--cores") && i + 1 < argc)
+            cores = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threshold") && i + 1 < argc)
+            threshold = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--label") && i + 1 < argc)
+            label = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: metg_report --peak-flops X --cores N [--threshold 0.5] "
+                   "[--label NAME] LOG...\n");
+            return 0;
+        } else {
+            if (read_log(argv[i]) != 0)
+                return 1;
+            nlogs++;
+        }
+    }
+    if (peak <= 0 || cores <= 0 || nlogs == 0) {
+        fprintf(stderr, "usage: metg_report --peak-flops X --cores N [--threshold 0.5] "
+                        "[--label NAME] LOG...\n");
+        return 2;
+    }
+    for (int i = 0; i < nseries; i++) {
+        series_t *s = &series[i];
+        if (s->n == 0)
+            continue;
+        metg_point_t *pts = malloc((size_t)s->n * sizeof *pts);
+        if (!pts)
+            return 1;
+        int np = metg_points_from_runs(s->iterations, s->elapsed, s->n, s->tasks, cores, peak,
+                                       pts);
+        for (int k = 0; k < np; k++)
+            printf("point %s %s %ld %d %.6e %.3e %.6e %.5f %.1f\n", label, s->type,
+                   pts[k].iterations, pts[k].reps, pts[k].elapsed, pts[k].stddev,
+                   pts[k].granularity, pts[k].efficiency, (double)s->tasks / pts[k].elapsed);
+        double m = 0;
+        int rc = metg_compute(pts, np, threshold, &m);
+        printf("metg %s %s %s %.6e\n", label, s->type,
+               rc == METG_OK ? "ok" : rc == METG_NONE_ABOVE ? "above"
+                                    : rc == METG_NONE_BELOW ? "below" : "none",
+               m);
+        free(pts);
+    }
+    return 0;
+}
