@@ -207,6 +207,32 @@ static void latency(int count)
     }
     free(req);
     free(rb);
+
+    /* bandwidth: rank 0 streams `reps` messages of 64 MiB to rank 1, which acknowledges */
+    size_t big = (size_t)64 << 20;
+    char *bb = malloc(big);
+    if (!bb)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    memset(bb, 1, big);
+    for (int phase = 0; phase < 2; phase++) {
+        int reps = phase ? 10 : 2;
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = MPI_Wtime();
+        for (int i = 0; i < reps; i++) {
+            if (g_rank == 0)
+                MPI_Send(bb, (int)big, MPI_BYTE, 1, 3, MPI_COMM_WORLD);
+            else if (g_rank == 1)
+                MPI_Recv(bb, (int)big, MPI_BYTE, 0, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+        if (g_rank == 0)
+            MPI_Recv(buf, 1, MPI_BYTE, 1, 4, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        else if (g_rank == 1)
+            MPI_Send(buf, 1, MPI_BYTE, 0, 4, MPI_COMM_WORLD);
+        double e = MPI_Wtime() - t0;
+        if (phase && g_rank == 0)
+            printf("bandwidth mpi_send_64MiB_GBps %.3f\n", (double)big * reps / e / 1e9);
+    }
+    free(bb);
 }
 
 static void usage(FILE *f)

@@ -5,7 +5,11 @@
  * dependence type; the repetitions of an iteration count are averaged; efficiency
  * uses the given peak FLOP/s and granularity the given cores (metg_core.c).
  *
- *   metg_report --peak-flops X --cores N [--threshold 0.5] [--label NAME] LOG...
+ *   metg_report --peak-flops X --cores N [--threshold 0.5] [--label NAME] [--best] LOG...
+ *
+ * --best uses the fastest repetition of each iteration count instead of the mean
+ * (not Task Bench's method: a view of the same runs that discounts interference
+ * from other work on a shared machine).
  *
  * Prints, per dependence type found:
  *   point NAME TYPE ITERATIONS REPS ELAPSED_S STDDEV_S GRANULARITY_S EFFICIENCY TASKS_PER_S
@@ -100,7 +104,7 @@ int main(int argc, char **argv)
     double peak = 0, threshold = 0.5;
     int cores = 0;
     const char *label = "system";
-    int nlogs = 0;
+    int nlogs = 0, best = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--peak-flops") && i + 1 < argc)
             peak = atof(argv[++i]);
@@ -110,9 +114,11 @@ int main(int argc, char **argv)
             threshold = atof(argv[++i]);
         else if (!strcmp(argv[i], "--label") && i + 1 < argc)
             label = argv[++i];
+        else if (!strcmp(argv[i], "--best"))
+            best = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: metg_report --peak-flops X --cores N [--threshold 0.5] "
-                   "[--label NAME] LOG...\n");
+                   "[--label NAME] [--best] LOG...\n");
             return 0;
         } else {
             if (read_log(argv[i]) != 0)
@@ -132,6 +138,23 @@ int main(int argc, char **argv)
         metg_point_t *pts = malloc((size_t)s->n * sizeof *pts);
         if (!pts)
             return 1;
+        if (best) {
+            /* keep only the fastest run of each iteration count */
+            int k = 0;
+            for (int a = 0; a < s->n; a++) {
+                int keep = 1;
+                for (int b = 0; b < s->n && keep; b++)
+                    if (b != a && s->iterations[b] == s->iterations[a] &&
+                        (s->elapsed[b] < s->elapsed[a] || (s->elapsed[b] == s->elapsed[a] && b < a)))
+                        keep = 0;
+                if (keep) {
+                    s->iterations[k] = s->iterations[a];
+                    s->elapsed[k] = s->elapsed[a];
+                    k++;
+                }
+            }
+            s->n = k;
+        }
         int np = metg_points_from_runs(s->iterations, s->elapsed, s->n, s->tasks, cores, peak,
                                        pts);
         for (int k = 0; k < np; k++)

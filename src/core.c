@@ -477,8 +477,8 @@ int rmpi_init(int *argc, char ***argv)
     for (int r = 0; r < boot.size && rc == RMPI_OK; r++) {
         if (((const blob_hdr_t *)boot.blobs[r])->dup) {
             if (reg.dup[0] != '\0')
-                snprintf(err, sizeof(err), "%s was registered twice "
-                         "(e.g. two RMPI_REMOTE of that name)", reg.dup);
+                snprintf(err, sizeof(err), "%s was registered twice: every name "
+                         "must be registered once", reg.dup);
             else
                 snprintf(err, sizeof(err), "rank %d registered a name twice", r);
             rc = RMPI_ERR_NAME_EXISTS;
@@ -522,14 +522,17 @@ int rmpi_init(int *argc, char ***argv)
             local++;
         }
     }
-    /* Polling pays only with a core to spare: on a rank whose executors fill its
-     * cores (or a node with more ranks than cores), a polling thread takes the
-     * core from the thread it waits for (measured: 8,000 vs 28,000 sync tasks/s). */
-    int spare = sharing <= 1 && ncores > rmpi__rt.ncpus[me];
+    /* Idle threads poll with sched_yield before they sleep: the yield hands the core
+     * to the thread being waited for when both share it, and a wake-up through the
+     * kernel costs more than the gap it saves.  Measured on 2 cores (sync tasks/s):
+     * 2 ranks 26k blocking, 32k yield-polling; 8 ranks 35k blocking, 59k polling
+     * 10 us.  With more ranks than cores the polling is short; busy polling without
+     * yielding (spin) is only for dedicated cores. */
+    int oversubscribed = sharing > ncores;
     int mode = rmpi__cfg.progress;
     if (mode == RMPI_PROGRESS_AUTO)
-        mode = spare ? RMPI_PROGRESS_HYBRID : RMPI_PROGRESS_BLOCK;
-    int spin = rmpi__cfg.spin_us >= 0 ? rmpi__cfg.spin_us : 50;
+        mode = RMPI_PROGRESS_HYBRID;
+    int spin = rmpi__cfg.spin_us >= 0 ? rmpi__cfg.spin_us : oversubscribed ? 10 : 50;
     int tp_spin = mode == RMPI_PROGRESS_SPIN ? -1 : mode == RMPI_PROGRESS_BLOCK ? 0 : spin;
     rmpi__rt.spin_us = mode == RMPI_PROGRESS_BLOCK ? 0 : mode == RMPI_PROGRESS_SPIN ? 1000 : spin;
     rmpi__rt.inline_max = rmpi__cfg.inline_max;
@@ -625,6 +628,7 @@ static int worker_serve(void)
         seen = rmpi__waiter_wait(w, seen, -1, 0);
     rmpi__exec_fini(rmpi__cfg.shutdown_timeout, rmpi__task_drop);
     rmpi__actor_fini();
+    rmpi__tp_quiesce();
     rmpi__rec_send(0, REC_SHUTDOWN_ACK, NULL, 0);
     /* Hand the acknowledgement to UCX before returning, in case the program exits
      * without rmpi_finalize. */
@@ -661,6 +665,7 @@ int rmpi_finalize(void)
             }
             seen = rmpi__waiter_wait(w, seen, deadline, 0);
         }
+        rmpi__tp_quiesce();
         rmpi__exec_fini(rmpi__cfg.shutdown_timeout, rmpi__task_drop);
         rmpi__actor_fini();
     }

@@ -150,20 +150,26 @@ int rmpi__jobdir_open(const char *job, int rank, char *err, size_t errlen)
         return rc;
     job_name(job, name, sizeof(name));
     snprintf(jd.path, sizeof(jd.path), "%s/%s", jd.base, name);
-    rc = ensure_private_dir(jd.path, err, errlen);
-    if (rc != RMPI_OK) {
-        jd.path[0] = '\0';
-        return rc;
-    }
-    snprintf(f, sizeof(f), "%s/lock", jd.path);
-    jd.lock_fd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (jd.lock_fd < 0 || flock(jd.lock_fd, LOCK_SH) != 0) {
-        snprintf(err, errlen, "cannot lock %s: %s", f, strerror(errno));
-        if (jd.lock_fd >= 0)
-            close(jd.lock_fd);
-        jd.lock_fd = -1;
-        jd.path[0] = '\0';
-        return RMPI_ERR_CONFIG;
+    /* Another rank of the job may be removing the directory as we make it (it failed
+     * to start and left last): try again a few times. */
+    for (int attempt = 0;; attempt++) {
+        rc = ensure_private_dir(jd.path, err, errlen);
+        if (rc == RMPI_OK) {
+            snprintf(f, sizeof(f), "%s/lock", jd.path);
+            jd.lock_fd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (jd.lock_fd >= 0 && flock(jd.lock_fd, LOCK_SH) == 0 && access(f, F_OK) == 0)
+                break;
+            snprintf(err, errlen, "cannot lock %s: %s", f, strerror(errno));
+            if (jd.lock_fd >= 0)
+                close(jd.lock_fd);
+            jd.lock_fd = -1;
+            rc = RMPI_ERR_CONFIG;
+        }
+        if (attempt == 4) {
+            jd.path[0] = '\0';
+            return rc;
+        }
+        usleep(10000);
     }
     jd.rank = rank;
     snprintf(f, sizeof(f), "%s/rank-%d", jd.path, rank);

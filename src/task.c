@@ -819,7 +819,7 @@ void rmpi__task_run(rmpi_xnode_t *n)
     const char *kind = t->kind == TK_TASK ? "function" : t->kind == TK_CREATE ? "constructor"
                                                                                 : "method";
 
-    rmpi__task_what(t, what, sizeof(what));
+    const char *name = rmpi__task_what(t, what, sizeof(what));
     cur_task = t;
     if (crash_installed) {
         if (sigsetjmp(crash_jmp, 1) == 0) {
@@ -829,7 +829,7 @@ void rmpi__task_run(rmpi_xnode_t *n)
         } else {
             rc = RMPI_ERR_TASK_CRASHED;
             crashed = 1;
-            msg = fmt_msg("%s '%s' on rank %d crashed: %s at address %p", kind, what,
+            msg = fmt_msg("%s '%s' on rank %d crashed: %s at address %p", kind, name,
                           rmpi__rt.rank, signal_text(crash_sig), crash_addr);
             rmpi_warn(CORE, "%s; the rank goes on, but the task's memory may be corrupt",
                       msg ? msg : "a task crashed");
@@ -854,9 +854,9 @@ void rmpi__task_run(rmpi_xnode_t *n)
     } else if (t->fail_msg != NULL || rc != RMPI_OK) {
         status = RMPI_ERR_TASK_FAILED;
         if (t->fail_msg != NULL)
-            msg = fmt_msg("%s '%s' on rank %d: %s", kind, what, rmpi__rt.rank, t->fail_msg);
+            msg = fmt_msg("%s '%s' on rank %d: %s", kind, name, rmpi__rt.rank, t->fail_msg);
         else
-            msg = fmt_msg("%s '%s' on rank %d returned %s", kind, what, rmpi__rt.rank,
+            msg = fmt_msg("%s '%s' on rank %d returned %s", kind, name, rmpi__rt.rank,
                           rmpi_status_string(rc));
     }
     rmpi__store_lock();

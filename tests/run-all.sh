@@ -4,9 +4,10 @@
 #      4 ranks under mpirun), the start-up tests and the examples;
 #   2. the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
 #   3. the Slurm tests on a real local Slurm cluster (root only);
-#   4. a smoke run of the benchmarks.
+#   4. a smoke run of the benchmarks;
+#   5. a smoke run of the Task Bench (METG) comparison (bench/compare.sh --smoke).
 # Ends with a line "N passed, N failed, N skipped"; exits non-zero on any failure.
-#   RMPI_SKIP="san slurm bench" tests/run-all.sh   leaves those parts out
+#   RMPI_SKIP="san slurm bench metg" tests/run-all.sh   leaves those parts out
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -128,6 +129,25 @@ else
     else
         fail=$((fail + 1)); failed+=("bench smoke"); tail -40 bench.out
     fi
+fi
+
+if skipped metg; then
+    log "Task Bench (METG) comparison: skipped (RMPI_SKIP)"
+else
+    # A short run of each implementation (MPI, ray-mpi tasks and actors,
+    # mpi4py.futures, Dask, the latency runs): each run is one test.
+    log "Task Bench (METG) comparison smoke run"
+    timeout -k 10 240 bench/compare.sh --smoke >compare.out 2>&1
+    rc=$?
+    tail -12 compare.out
+    p=$(grep -c '^compare.sh: run .* exit 0$' compare.out)
+    f=$(grep '^compare.sh: run ' compare.out | grep -vc ' exit 0$')
+    pass=$((pass + p)); fail=$((fail + f))
+    [ "$f" -eq 0 ] || failed+=("metg: $(grep '^compare.sh: run ' compare.out | grep -v ' exit 0$' | tr '\n' ' ')")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        fail=$((fail + 1)); failed+=("metg comparison: exit status $rc"); tail -40 compare.out
+    fi
+    echo "metg: $p passed, $f failed"
 fi
 
 log "summary"

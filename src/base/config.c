@@ -142,12 +142,12 @@ static const config_field_t fields[] = {
           "start-up exchange: auto (MPI if the application initialised it, else PMIx, "
           "else singleton), pmix, mpi or singleton", parse_enum, boot, boot_methods),
     FIELD("RAYMPI_UCX_PROGRESS", "auto",
-          "how idle threads wait: spin (busy poll), hybrid (poll RAYMPI_UCX_SPIN_US, "
-          "then sleep), block (sleep at once), auto (hybrid when the rank has a core "
-          "to spare beyond its executors, else block)", parse_enum, progress, progress_modes),
+          "how idle threads wait: spin (busy poll, for dedicated cores), hybrid (poll "
+          "with sched_yield for RAYMPI_UCX_SPIN_US, then sleep), block (sleep at once), "
+          "auto (hybrid)", parse_enum, progress, progress_modes),
     FIELD("RAYMPI_UCX_SPIN_US", "-1",
-          "microseconds an idle thread polls before it sleeps (-1: chosen by the "
-          "progress mode)", parse_int, spin_us, NULL),
+          "microseconds an idle thread polls before it sleeps (-1: 50, or 10 when the "
+          "node's ranks outnumber its cores)", parse_int, spin_us, NULL),
     FIELD("RAYMPI_UCX_ERR_HANDLING", "auto",
           "UCX peer error handling (a dead rank is reported, not fatal): yes (every "
           "endpoint), no (none), auto (endpoints to other nodes only: in UCX 1.13 it "

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 
 void rmpi__waiter_init(rmpi_waiter_t *w)
 {
@@ -43,11 +44,9 @@ int rmpi__waiter_wait(rmpi_waiter_t *w, int seen, double deadline, int spin_us)
         if (deadline >= 0 && deadline < until)
             until = deadline;
         do {
-            for (int i = 0; i < 64; i++) {
-                rmpi_cpu_relax();
-                if ((c = atomic_load(&w->count)) != seen)
-                    return c;
-            }
+            sched_yield(); /* lets a thread of this core make the progress we wait for */
+            if ((c = atomic_load(&w->count)) != seen)
+                return c;
         } while (rmpi_now() < until);
     }
     pthread_mutex_lock(&w->lock);

@@ -12,6 +12,7 @@
 
 #include <hwloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ static __thread int      my_blocked;
 static __thread int      on_executor;
 
 static int spawn_locked(void);
+static void kick_locked(void);
 
 static void bind_thread(int index)
 {
@@ -64,7 +66,21 @@ static void bind_thread(int index)
 
 static int fits_locked(const rmpi_xnode_t *n)
 {
-    return n->cpus_milli == 0 || n->cpus_milli <= ex.free_milli || ex.running == 0;
+    /* (A task larger than the whole rank never fits: it runs alone.) */
+    return n->cpus_milli == 0 || n->cpus_milli <= ex.free_milli ||
+           (n->cpus_milli > (uint32_t)ex.ncpus * 1000 && ex.running == 0);
+}
+
+/* The link to the first queued task that fits the free cpus (FIFO among those that
+ * fit: a task waiting for cpus does not hold back one that needs none), or NULL.
+ * The scan is bounded; past it the queue waits for cpus as a whole. */
+static rmpi_xnode_t **first_fit_locked(void)
+{
+    int scanned = 0;
+    for (rmpi_xnode_t **p = &ex.head; *p != NULL && scanned < 256; p = &(*p)->next, scanned++)
+        if (fits_locked(*p))
+            return p;
+    return NULL;
 }
 
 static void *executor_main(void *arg)
@@ -83,7 +99,8 @@ static void *executor_main(void *arg)
     pthread_mutex_lock(&ex.lock);
     ex.starting--;
     for (;;) {
-        while (!ex.stop && !(ex.head != NULL && fits_locked(ex.head))) {
+        rmpi_xnode_t **link;
+        while (!ex.stop && (link = first_fit_locked()) == NULL) {
             if (ex.spin_us > 0) {
                 /* Poll a while before sleeping: a futex wake costs more than the
                  * gap between two tasks. */
@@ -91,10 +108,9 @@ static void *executor_main(void *arg)
                 double until = rmpi_now() + ex.spin_us * 1e-6;
                 while (atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0 &&
                        rmpi_now() < until && !ex.stop)
-                    for (int i = 0; i < 32; i++)
-                        rmpi_cpu_relax();
+                    sched_yield();
                 pthread_mutex_lock(&ex.lock);
-                if (ex.stop || (ex.head != NULL && fits_locked(ex.head)))
+                if (ex.stop || (link = first_fit_locked()) != NULL)
                     break;
             }
             ex.idle++;
@@ -103,14 +119,18 @@ static void *executor_main(void *arg)
         }
         if (ex.stop)
             break;
-        rmpi_xnode_t *n = ex.head;
-        ex.head = n->next;
-        if (ex.head == NULL)
-            ex.tail = NULL;
+        rmpi_xnode_t *n = *link, *prev = NULL;
+        if (n == ex.tail) { /* find the new tail: the node whose link we hold */
+            if (link != &ex.head)
+                prev = (rmpi_xnode_t *)((char *)link - offsetof(rmpi_xnode_t, next));
+            ex.tail = prev;
+        }
+        *link = n->next;
         atomic_fetch_sub_explicit(&ex.qlen, 1, memory_order_relaxed);
         ex.free_milli -= n->cpus_milli;
         ex.running++;
         my_cpus = n->cpus_milli;
+        kick_locked(); /* more work that fits: wake or start the next thread */
         pthread_mutex_unlock(&ex.lock);
 
         ex.run(n); /* n belongs to run() from here */
@@ -159,7 +179,7 @@ static int spawn_locked(void)
 /* Make sure someone will take the queue head if it can run now. */
 static void kick_locked(void)
 {
-    if (ex.head == NULL || !fits_locked(ex.head))
+    if (first_fit_locked() == NULL)
         return;
     /* Threads that are not idle are running or blocked in a wait: only an idle
      * or starting thread can take the task. */

@@ -143,11 +143,15 @@ void rmpi__obj_notify(rmpi_obj_t *o)
         }
     }
     o->waiters = keep;
+    /* A fire() may drop the last pin of a waiter: the pin held here keeps o alive
+     * until the caller, who frees objects nobody needs, is done with it. */
+    o->pins++;
     for (n = fire; n != NULL; n = next) {
         next = n->next;
         n->next = NULL;
         n->fire(n, o);
     }
+    o->pins--;
 }
 
 void rmpi__obj_fail(rmpi_obj_t *o, int status, const char *msg)

@@ -79,7 +79,8 @@ rmpi_obj_t *rmpi__obj_create(rmpi_oid_t id); /* NULL: out of memory */
 void        rmpi__obj_destroy(rmpi_obj_t *o); /* frees its bytes and message */
 void        rmpi__obj_wait(rmpi_obj_t *o, rmpi_waitnode_t *n);
 int         rmpi__obj_unwait(rmpi_obj_t *o, rmpi_waitnode_t *n); /* 1 if it was linked */
-/* Fire the waiters whose condition now holds. */
+/* Fire the waiters whose condition now holds.  o stays allocated; the caller then
+ * decides whether it can be freed (a fire may have dropped its last user). */
 void        rmpi__obj_notify(rmpi_obj_t *o);
 /* Mark FAILED with status and message (copied), then notify. */
 void        rmpi__obj_fail(rmpi_obj_t *o, int status, const char *msg);

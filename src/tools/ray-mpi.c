@@ -398,6 +398,17 @@ static int run_shared(const char *path, const char *what, int argc, char **argv)
     }
     if (verbose)
         msg("calling %s() of %s with %d argument%s", name, path, argc - 1, argc == 2 ? "" : "s");
+    /* The application may parse its arguments with getopt, whose state it shares
+     * with this program: start it afresh (glibc re-reads the ordering mode of the
+     * application's optstring only when optind is 0). */
+#ifdef __GLIBC__
+    optind = 0;
+#else
+    optind = 1;
+#endif
+    opterr = 1;
+    optopt = 0;
+    optarg = NULL;
     int rc = fn(argc, argv);
     fflush(NULL);
     if (verbose)

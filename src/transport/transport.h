@@ -65,6 +65,9 @@ int  rmpi__tp_send(int dest, int am_id, const void *hdr, size_t hlen, const void
 int  rmpi__tp_peer_alive(int rank);
 /* Progress thread: the UCX transports of rank's endpoint, space-separated. */
 int  rmpi__tp_peer_transports(int rank, char *buf, size_t size);
+/* The job is ending: peers closing their endpoints is expected from now on, so
+ * endpoint errors are no longer reported (any thread). */
+void rmpi__tp_quiesce(void);
 /* Stop the progress thread, flush and close endpoints, destroy the worker. */
 void rmpi__tp_fini(void);
 /* 1 when the caller is the progress thread. */

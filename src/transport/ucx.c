@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ static struct {
     rmpi_mpsc_t      posted;
     atomic_int       sleeping;
     atomic_int       stop;
+    atomic_int       quiet; /* shutting down: endpoint errors are expected */
     pthread_t        thread;
     int              running;
     _Atomic uint64_t sent, received;
@@ -199,6 +201,11 @@ static void ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
     if (tp.dead[rank])
         return;
     tp.dead[rank] = 1;
+    if (atomic_load(&tp.quiet)) {
+        rmpi_debug(MOD, "endpoint to rank %d closed at shutdown: %s", rank,
+                   ucs_status_string(status));
+        return;
+    }
     rmpi_warn(MOD, "endpoint to rank %d failed: %s", rank, ucs_status_string(status));
     if (tp.params.peer_failed != NULL)
         tp.params.peer_failed(rank, UCS_TO_RMPI(status));
@@ -534,7 +541,7 @@ static void *progress_main(void *arg)
             if (idle_since < 0)
                 idle_since = now;
             if (now - idle_since < spin_us * 1e-6) {
-                rmpi_cpu_relax();
+                sched_yield();
                 continue;
             }
         }
@@ -543,6 +550,11 @@ static void *progress_main(void *arg)
     }
     /* Last sends (e.g. shutdown acknowledgements) get flushed by rmpi__tp_fini. */
     return NULL;
+}
+
+void rmpi__tp_quiesce(void)
+{
+    atomic_store(&tp.quiet, 1);
 }
 
 void rmpi__tp_set_spin(int spin_us)

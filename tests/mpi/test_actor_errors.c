@@ -103,7 +103,7 @@ static void *fragile_new(rmpi_task_t *t)
         return NULL;
     }
     if (mode == 2) {
-        int *volatile p = NULL;
+        volatile int *volatile p = NULL;   /* the compiler may not drop the store */
         *p = 1;
     }
     fragile_t *f = calloc(1, sizeof *f);
@@ -138,7 +138,7 @@ static int fragile_retfail(void *state, rmpi_task_t *t)
 static int fragile_crash(void *state, rmpi_task_t *t)
 {
     (void)state;
-    int *volatile p = NULL;
+    volatile int *volatile p = NULL;
     *p = 42;
     return rmpi_task_return_i64(t, 0, *p);
 }
@@ -162,10 +162,11 @@ static int fragile_noargs(void *state, rmpi_task_t *t)
  * process, so the test sees when destructors ran.
  * ------------------------------------------------------------------------------ */
 
-static atomic_long tracked_made, tracked_destroyed;
+static atomic_long tracked_started, tracked_made, tracked_destroyed;
 
 static void *tracked_new(rmpi_task_t *t)
 {
+    atomic_fetch_add(&tracked_started, 1);
     if (rmpi_task_nargs(t) > 0)
         tl_sleep_s((double)rmpi_task_arg_i64(t, 0) / 1000.0);
     int64_t *s = malloc(sizeof *s);
@@ -217,40 +218,50 @@ static int tracked_block(void *state, rmpi_task_t *t)
     return rmpi_task_return_i64(t, 0, 1);
 }
 
-/* tracked_counts() -> i64[2]: Tracked actors made and destroyed on this rank */
+/* tracked_counts() -> i64[3]: Tracked constructors started and finished, and
+ * destructors run, on this rank */
 static int tracked_counts(rmpi_task_t *t)
 {
-    int64_t v[2] = { atomic_load(&tracked_made), atomic_load(&tracked_destroyed) };
+    int64_t v[3] = { atomic_load(&tracked_started), atomic_load(&tracked_made),
+                     atomic_load(&tracked_destroyed) };
     return rmpi_task_return(t, 0, v, sizeof v);
 }
 RMPI_REMOTE(tracked_counts);
 
-static void counts_on(int rank, int64_t *made, int64_t *destroyed)
+static void counts_on3(int rank, int64_t *started, int64_t *made, int64_t *destroyed)
 {
     rmpi_ref_t r = tl_submit("tracked_counts", NULL, 0, rank);
     rmpi_view_t v;
     CHECK_OK(rmpi_get(r, -1, &v));
-    CHECK(v.size == 2 * sizeof(int64_t));
+    CHECK(v.size == 3 * sizeof(int64_t));
     const int64_t *x = v.data;
-    *made = x[0];
-    *destroyed = x[1];
+    *started = x[0];
+    *made = x[1];
+    *destroyed = x[2];
     rmpi_view_release(&v);
     CHECK_OK(rmpi_release(r));
 }
 
-/* Wait (at most 60 s) until every Tracked actor made on rank was destroyed and
- * at least want_destroyed were; returns the number destroyed. */
+static void counts_on(int rank, int64_t *made, int64_t *destroyed)
+{
+    int64_t started;
+    counts_on3(rank, &started, made, destroyed);
+}
+
+/* Wait (at most 60 s) until every Tracked constructor started on rank has
+ * finished, every actor made there was destroyed, and at least want_destroyed
+ * were; returns the number destroyed. */
 static int64_t wait_destroyed(int rank, int64_t want_destroyed)
 {
-    int64_t made = 0, destroyed = 0;
+    int64_t started = 0, made = 0, destroyed = 0;
     double end = tl_now() + 60;
     for (;;) {
-        counts_on(rank, &made, &destroyed);
-        if (destroyed >= want_destroyed && destroyed == made)
+        counts_on3(rank, &started, &made, &destroyed);
+        if (destroyed >= want_destroyed && started == made && destroyed == made)
             return destroyed;
-        CHECK_MSG(tl_now() < end, "rank %d: %lld Tracked actors made, %lld destroyed, "
-                  "waited for %lld", rank, (long long)made, (long long)destroyed,
-                  (long long)want_destroyed);
+        CHECK_MSG(tl_now() < end, "rank %d: %lld Tracked constructors started, %lld "
+                  "finished, %lld destroyed; waited for %lld", rank, (long long)started,
+                  (long long)made, (long long)destroyed, (long long)want_destroyed);
         tl_sleep_s(0.01);
     }
 }
@@ -552,6 +563,7 @@ static void check_kill_variants(void)
     CHECK_STATUS2(rmpi_get_i64(queued, -1, &v), RMPI_OK, RMPI_ERR_ACTOR_DIED);
     CHECK_OK(rmpi_release(queued));
     expect_died(a, "ping", NULL);
+    tl_sleep_s(0.3);   /* a constructor that started anyway has finished by now */
     wait_destroyed(last, destroyed0);   /* destroyed if it was made */
 
     /* Killed by a task on another rank through its handle. */
@@ -809,11 +821,12 @@ static void check_alive_at_end(void)
 
 static void check_destroyed_at_end(const char *who)
 {
-    long made = atomic_load(&tracked_made), destroyed = atomic_load(&tracked_destroyed);
-    long tiny = atomic_load(&tiny_live);
-    if (made != destroyed || tiny != 0) {
-        fprintf(stderr, "%s (pid %ld): after rmpi_finalize %ld Tracked actors made, %ld "
-                "destroyed; %ld Tiny actors alive\n", who, (long)getpid(), made, destroyed, tiny);
+    long started = atomic_load(&tracked_started), made = atomic_load(&tracked_made);
+    long destroyed = atomic_load(&tracked_destroyed), tiny = atomic_load(&tiny_live);
+    if (started != made || made != destroyed || tiny != 0) {
+        fprintf(stderr, "%s (pid %ld): after rmpi_finalize %ld Tracked constructors started, "
+                "%ld finished, %ld destroyed; %ld Tiny actors alive\n", who, (long)getpid(),
+                started, made, destroyed, tiny);
         exit(1);
     }
 }

@@ -1001,7 +1001,7 @@ static void check_max_concurrency(void)
         /* max_concurrency N: N calls that each wait for all N to start finish. */
         g = gather(N, N, rank);
         for (int i = 0; i < N; i++)
-            r[i] = rmpi_actor_call1(g, "meet", 1, rmpi_i64(60000));
+            r[i] = rmpi_actor_call1(g, "meet", 1, rmpi_i64(20000));
         for (int i = 0; i < N; i++)
             CHECK(tl_take_i64(r[i]) >= N);
     }
@@ -1011,7 +1011,7 @@ static void check_max_concurrency(void)
     rmpi_actor_t g = gather(n, n, RMPI_ANY_RANK);
     rmpi_ref_t r[64];
     for (int i = 0; i < n; i++) {
-        rmpi_arg_t a[2] = { rmpi_actor_arg(g), rmpi_i64(60000) };
+        rmpi_arg_t a[2] = { rmpi_actor_arg(g), rmpi_i64(20000) };
         r[i] = tl_submit("task_meet", a, 2, i % rmpi_size());
     }
     for (int i = 0; i < n; i++)

@@ -184,6 +184,35 @@ if [ -f "$pi_so" ]; then
 else
     fail "pi.so" "$pi_so not built (examples/Makefile.am)"
 fi
+# A shared object that parses its arguments with getopt, whose state it shares
+# with ray-mpi's own option parsing (needs a C compiler; skipped without one).
+cc=${CC:-cc}
+if command -v "$cc" >/dev/null 2>&1; then
+    cat >"$work/opts.c" <<'EOF_C'
+#include <stdio.h>
+#include <unistd.h>
+int rmpi_main(int argc, char **argv)
+{
+    int c;
+    while ((c = getopt(argc, argv, "ab:")) != -1)
+        printf("opt %c %s\n", c, optarg ? optarg : "-");
+    for (int i = optind; i < argc; i++)
+        printf("arg %s\n", argv[i]);
+    return 5;
+}
+EOF_C
+    if "$cc" -shared -fPIC -o "$work/opts.so" "$work/opts.c" 2>"$work/err"; then
+        printf 'opt a -\nopt b y\narg x\n' >"$work/opts.expected"
+        run "$RAYMPI" -v --cpus 2 "$work/opts.so" -a x -b y
+        if [ "$rc" -eq 5 ] && diff -u "$work/opts.expected" "$work/out"; then
+            ok "shared object with getopt: arguments, rmpi_main's status"
+        else
+            fail "shared object with getopt: arguments, rmpi_main's status" "status $rc"
+        fi
+    else
+        echo "SKIP: shared object with getopt: $cc failed"
+    fi
+fi
 run "$run_mpi" 2 "$RAYMPI" "$top_builddir/examples/hello"
 expect_out "mpirun -n 2 ray-mpi examples/hello" "$EXP/hello.out"
 run "$RAYMPI" /bin/sh -c 'echo "$0 $1 $2"; exit 3' zero one two

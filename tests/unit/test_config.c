@@ -17,6 +17,7 @@ static const char *const known[] = {
     "RAYMPI_UCX_SPIN_US",      "RAYMPI_UCX_ERR_HANDLING",   "RAYMPI_STORE_CAPACITY",
     "RAYMPI_STORE_INLINE_MAX", "RAYMPI_SCHED_NUM_CPUS",     "RAYMPI_SCHED_BIND",
     "RAYMPI_SCHED_BATCH",      "RAYMPI_CORE_CATCH_CRASHES", "RAYMPI_CORE_SHUTDOWN_TIMEOUT",
+    "RAYMPI_CORE_TMPDIR",
 };
 #define NKNOWN (sizeof(known) / sizeof(known[0]))
 

@@ -61,7 +61,9 @@ Test(layout, wire_structs_have_no_implicit_padding)
     cr_assert_eq(sizeof(rmpi_batch_hdr_t), 1 + 3 + 4 + 4 + 4);
     cr_assert_eq(sizeof(rmpi_rec_hdr_t), 4 + 1 + 3);
     cr_assert_eq(sizeof(rmpi_wire_id_t), 8 + 8);
-    cr_assert_eq(sizeof(rmpi_wire_task_t), 8 + 4 + 4 + 2 + 2 + 4);
+    cr_assert_eq(sizeof(rmpi_wire_task_t), 8 + 4 + 4 + 2 + 2 + 1 + 3 + 4 + 4 + 8 + 8 + 8);
+    cr_assert_eq(sizeof(rmpi_wire_name_req_t), 8 + 1 + 1 + 2 + 4 + 8 + 8);
+    cr_assert_eq(sizeof(rmpi_wire_name_rep_t), 8 + 4 + 4 + 8 + 8);
     cr_assert_eq(sizeof(rmpi_wire_arg_t), 1 + 1 + 2 + 4 + 8 + 16);
     cr_assert_eq(sizeof(rmpi_wire_done_t), 8 + 2 + 2 + 4 + 4 + 4);
     cr_assert_eq(sizeof(rmpi_wire_ret_t), 1 + 1 + 2 + 4 + 8);
