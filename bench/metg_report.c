@@ -140,19 +140,23 @@ int main(int argc, char **argv)
             return 1;
         if (best) {
             /* keep only the fastest run of each iteration count */
+            static long it2[MAXRUNS];
+            static double el2[MAXRUNS];
             int k = 0;
             for (int a = 0; a < s->n; a++) {
-                int keep = 1;
-                for (int b = 0; b < s->n && keep; b++)
-                    if (b != a && s->iterations[b] == s->iterations[a] &&
-                        (s->elapsed[b] < s->elapsed[a] || (s->elapsed[b] == s->elapsed[a] && b < a)))
-                        keep = 0;
-                if (keep) {
-                    s->iterations[k] = s->iterations[a];
-                    s->elapsed[k] = s->elapsed[a];
+                int j;
+                for (j = 0; j < k && it2[j] != s->iterations[a]; j++)
+                    ;
+                if (j == k) {
+                    it2[k] = s->iterations[a];
+                    el2[k] = s->elapsed[a];
                     k++;
+                } else if (s->elapsed[a] < el2[j]) {
+                    el2[j] = s->elapsed[a];
                 }
             }
+            memcpy(s->iterations, it2, (size_t)k * sizeof *it2);
+            memcpy(s->elapsed, el2, (size_t)k * sizeof *el2);
             s->n = k;
         }
         int np = metg_points_from_runs(s->iterations, s->elapsed, s->n, s->tasks, cores, peak,

@@ -232,9 +232,10 @@ void rmpi__store_free(void *p, size_t size)
         return;
     }
     size_t cap = large_cap(size);
-    /* Keep a few warm buffers, bounded to a quarter of the capacity. */
+    /* Keep a few warm buffers, bounded to half the capacity (an 800 MB put must fit
+     * on a node of four ranks, or every put faults its pages in again). */
     pthread_mutex_lock(&st.cache_lock);
-    if (st.cache_bytes + cap <= st.capacity / 4) {
+    if (st.cache_bytes + cap <= st.capacity / 2) {
         for (int i = 0; i < CACHE_SLOTS; i++) {
             if (st.cache[i].p == NULL) {
                 st.cache[i].p = p;
