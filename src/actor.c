@@ -777,21 +777,15 @@ int rmpi_actor_call(rmpi_actor_t a, const char *method, const rmpi_arg_t *args, 
 
 rmpi_ref_t rmpi_actor_call1(rmpi_actor_t a, const char *method, int nargs, ...)
 {
-    rmpi_arg_t stack[16], *args = stack;
+    rmpi_arg_t stack[RMPI_VA_STACK], *args;
     rmpi_ref_t ref = RMPI_REF_NIL;
     va_list ap;
     int rc;
 
-    if (nargs > 16) {
-        args = nargs <= 65535 ? malloc((size_t)nargs * sizeof(*args)) : NULL;
-        if (args == NULL)
-            nargs = -1;
-    }
     va_start(ap, nargs);
-    for (int i = 0; i < nargs; i++)
-        args[i] = va_arg(ap, rmpi_arg_t);
+    args = rmpi__va_args(nargs, ap, stack);
     va_end(ap);
-    rc = nargs < 0 ? RMPI_ERR_INVALID_ARG : rmpi_actor_call(a, method, args, nargs, NULL, &ref);
+    rc = args == NULL ? RMPI_ERR_INVALID_ARG : rmpi_actor_call(a, method, args, nargs, NULL, &ref);
     if (args != stack)
         free(args);
     if (rc == RMPI_OK)

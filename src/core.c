@@ -6,6 +6,7 @@
 #include "core.h"
 #include "boot.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,35 +169,27 @@ static int cmp_mentry(const void *a, const void *b)
     return strcmp(((const rmpi_mentry_t *)a)->name, ((const rmpi_mentry_t *)b)->name);
 }
 
+/* Registry arrays are sorted by name and every entry starts with its name. */
+static int cmp_name_key(const void *key, const void *entry)
+{
+    return strcmp(key, *(char *const *)entry);
+}
+
+int rmpi__name_lookup(const void *sorted, int n, size_t size, const char *name)
+{
+    const char *e = n > 0 ? bsearch(name, sorted, (size_t)n, size, cmp_name_key) : NULL;
+    return e != NULL ? (int)((e - (const char *)sorted) / (ptrdiff_t)size) : -1;
+}
+
 int rmpi__class_lookup(const char *name)
 {
-    int lo = 0, hi = rmpi__rt.nclasses - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(name, rmpi__rt.classes[mid].name);
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            hi = mid - 1;
-        else
-            lo = mid + 1;
-    }
-    return -1;
+    return rmpi__name_lookup(rmpi__rt.classes, rmpi__rt.nclasses, sizeof(rmpi_centry_t), name);
 }
 
 int rmpi__method_lookup(int cls, const char *name)
 {
     const rmpi_centry_t *c = &rmpi__rt.classes[cls];
-    int lo = 0, hi = c->nmethods - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, r = strcmp(name, c->methods[mid].name);
-        if (r == 0)
-            return mid;
-        if (r < 0)
-            hi = mid - 1;
-        else
-            lo = mid + 1;
-    }
-    return -1;
+    return rmpi__name_lookup(c->methods, c->nmethods, sizeof(rmpi_mentry_t), name);
 }
 
 static int cmp_fentry(const void *a, const void *b)

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "transport/transport.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <uthash.h>
@@ -316,11 +317,17 @@ int  rmpi__rank_load(int r);
 rmpi_task_s *rmpi__task_build(const rmpi_arg_t *args, int nargs, int nret, size_t blob);
 int  rmpi__task_check_args(const rmpi_arg_t *args, int nargs, size_t *blob);
 int  rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out);
+/* The nargs rmpi_arg_t of a variadic call: into stack (RMPI_VA_STACK long) or a
+ * malloc'd array the caller frees when it is not stack; NULL on a bad count. */
+#define RMPI_VA_STACK 16
+rmpi_arg_t *rmpi__va_args(int nargs, va_list ap, rmpi_arg_t *stack);
 /* A ref whose value is the error status/msg (rmpi_call and friends). */
 rmpi_ref_t rmpi__error_ref(int status, const char *msg);
 
 /* core.c */
 const char *rmpi__fn_name(uint32_t fn);
+/* Index of name in a sorted registry array whose entries start with their name. */
+int rmpi__name_lookup(const void *sorted, int n, size_t size, const char *name);
 int rmpi__class_lookup(const char *name);
 int rmpi__method_lookup(int cls, const char *name);
 static inline rmpi_oid_t rmpi__oid_of(rmpi_ref_t r)

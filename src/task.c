@@ -452,23 +452,6 @@ static void submit_dep_fire(rmpi_waitnode_t *n, rmpi_obj_t *o)
  * Submission
  * ------------------------------------------------------------------------------ */
 
-static int lookup_fn(const char *name)
-{
-    int lo = 0, hi = rmpi__rt.nfns - 1;
-
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        int c = strcmp(name, rmpi__rt.fns[mid].name);
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            hi = mid - 1;
-        else
-            lo = mid + 1;
-    }
-    return -1;
-}
-
 static size_t arg_value_size(const rmpi_arg_t *a)
 {
     switch (a->type) {
@@ -486,7 +469,7 @@ static int check_submit(const char *fn, const rmpi_arg_t *args, int nargs,
 {
     if (fn == NULL || nargs < 0 || nargs > 65535 || (nargs > 0 && args == NULL))
         return RMPI_ERR_INVALID_ARG;
-    *fidx = lookup_fn(fn);
+    *fidx = rmpi__name_lookup(rmpi__rt.fns, rmpi__rt.nfns, sizeof(rmpi_fentry_t), fn);
     if (*fidx < 0) {
         rmpi_info(CORE, "submit: no remote function '%s' is registered", fn);
         return RMPI_ERR_UNKNOWN_FUNCTION;
@@ -679,23 +662,30 @@ int rmpi_submit(const char *fn, const rmpi_arg_t *args, int nargs, const rmpi_op
     return rmpi__task_submit(t, rank, refs_out);
 }
 
+rmpi_arg_t *rmpi__va_args(int nargs, va_list ap, rmpi_arg_t *stack)
+{
+    rmpi_arg_t *args = stack;
+
+    if (nargs < 0 || nargs > 65535)
+        return NULL;
+    if (nargs > RMPI_VA_STACK && (args = malloc((size_t)nargs * sizeof(*args))) == NULL)
+        return NULL;
+    for (int i = 0; i < nargs; i++)
+        args[i] = va_arg(ap, rmpi_arg_t);
+    return args;
+}
+
 rmpi_ref_t rmpi_call(const char *fn, int nargs, ...)
 {
-    rmpi_arg_t stack[16], *args = stack;
+    rmpi_arg_t stack[RMPI_VA_STACK], *args;
     rmpi_ref_t ref = RMPI_REF_NIL;
     va_list ap;
     int rc;
 
-    if (nargs > 16) {
-        args = nargs <= 65535 ? malloc((size_t)nargs * sizeof(*args)) : NULL;
-        if (args == NULL)
-            nargs = -1;
-    }
     va_start(ap, nargs);
-    for (int i = 0; i < nargs; i++)
-        args[i] = va_arg(ap, rmpi_arg_t);
+    args = rmpi__va_args(nargs, ap, stack);
     va_end(ap);
-    rc = nargs < 0 ? RMPI_ERR_INVALID_ARG : rmpi_submit(fn, args, nargs, NULL, &ref);
+    rc = args == NULL ? RMPI_ERR_INVALID_ARG : rmpi_submit(fn, args, nargs, NULL, &ref);
     if (args != stack)
         free(args);
     if (rc == RMPI_OK)
