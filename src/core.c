@@ -402,18 +402,23 @@ int rmpi_init(int *argc, char ***argv)
     rmpi__rt.fns = malloc((size_t)(reg.n ? reg.n : 1) * sizeof(*rmpi__rt.fns));
     if (rmpi__rt.fns == NULL)
         return RMPI_ERR_NO_MEMORY;
-    memcpy(rmpi__rt.fns, reg.v, (size_t)reg.n * sizeof(*reg.v));
+    if (reg.n > 0) {
+        memcpy(rmpi__rt.fns, reg.v, (size_t)reg.n * sizeof(*reg.v));
+        qsort(rmpi__rt.fns, (size_t)reg.n, sizeof(*rmpi__rt.fns), cmp_fentry);
+    }
     rmpi__rt.nfns = reg.n;
-    qsort(rmpi__rt.fns, (size_t)rmpi__rt.nfns, sizeof(*rmpi__rt.fns), cmp_fentry);
     rmpi__rt.classes = malloc((size_t)(reg.nc ? reg.nc : 1) * sizeof(*rmpi__rt.classes));
     if (rmpi__rt.classes == NULL)
         return RMPI_ERR_NO_MEMORY;
-    memcpy(rmpi__rt.classes, reg.c, (size_t)reg.nc * sizeof(*reg.c));
+    if (reg.nc > 0) {
+        memcpy(rmpi__rt.classes, reg.c, (size_t)reg.nc * sizeof(*reg.c));
+        qsort(rmpi__rt.classes, (size_t)reg.nc, sizeof(*rmpi__rt.classes), cmp_centry);
+    }
     rmpi__rt.nclasses = reg.nc;
-    qsort(rmpi__rt.classes, (size_t)reg.nc, sizeof(*rmpi__rt.classes), cmp_centry);
     for (int i = 0; i < reg.nc; i++)
-        qsort(rmpi__rt.classes[i].methods, (size_t)rmpi__rt.classes[i].nmethods,
-              sizeof(rmpi_mentry_t), cmp_mentry);
+        if (rmpi__rt.classes[i].nmethods > 0)
+            qsort(rmpi__rt.classes[i].methods, (size_t)rmpi__rt.classes[i].nmethods,
+                  sizeof(rmpi_mentry_t), cmp_mentry);
     uint64_t reghash = registry_hash(&names, &nameslen);
 
     rmpi__cpus_detect(cpuset, sizeof(cpuset), &ncores);

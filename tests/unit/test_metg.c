@@ -279,3 +279,17 @@ Test(metg_compute, points_from_runs_average_the_repetitions)
     cr_assert_float_eq(metg_granularity(2.0, 2, 2000), 0.002, 1e-15);
     cr_assert_float_eq(metg_efficiency(1000, 2.0, 1000.0), 0.5, 1e-15);
 }
+
+Test(metg_execute, kernel_time_is_counted_and_taken)
+{
+    metg_graph_t g;
+    metg_graph_init(&g, METG_TRIVIAL, 2, 10, 100000);
+    double out[METG_NDOUBLES];
+    metg_kernel_time_take();
+    cr_assert_eq(metg_kernel_time_ns(), 0);
+    cr_assert_eq(metg_execute_point(&g, 0, 0, NULL, 0, out), 0);
+    unsigned long long ns = metg_kernel_time_ns();
+    cr_assert(ns > 0, "the kernel's time is counted");
+    cr_assert_eq(metg_kernel_time_take(), ns);
+    cr_assert_eq(metg_kernel_time_ns(), 0, "and reset when taken");
+}
