@@ -383,9 +383,9 @@ void rmpi__actor_after_run_locked(rmpi_task_s *t, int crashed, const char *crash
                 a->state = A_ALIVE;
         }
     } else if (crashed) {
+        /* The destructor still runs, so the state's memory is not lost; it runs
+         * under the same crash guard, in case the state is corrupt. */
         snprintf(msg, sizeof(msg), "actor %s died: %s", cls, crash_msg ? crash_msg : "crashed");
-        a->dtor_claimed = 1; /* its state may be corrupt: no destructor */
-        a->obj = NULL;
         die_locked(a, msg);
     }
     schedule_locked(a);
