@@ -36,7 +36,9 @@ count_suite() { # name logfile
     fail=$((fail + ${f:-0} + ${e:-0} + ${x:-0}))
     skip=$((skip + ${s:-0}))
     if [ $((${f:-0} + ${e:-0} + ${x:-0})) -ne 0 ]; then
-        failed+=("$1: $(grep -E '^(FAIL|ERROR|XPASS):' "$2" | sed 's/^/  /' | tr '\n' ' ')")
+        # the tests that failed, from their .trs files (the log quotes sub-results too)
+        failed+=("$1: $(find "$(dirname "$2")" -name '*.trs' -exec grep -l '^:test-result: \(FAIL\|ERROR\|XPASS\)' {} + |
+                        sed 's/\.trs$//' | tr '\n' ' ')")
     fi
     echo "$1: ${p:-0} passed, $((${f:-0} + ${e:-0})) failed, ${s:-0} skipped"
 }
