@@ -42,6 +42,9 @@ static struct {
     double max_row_s;       /* stop a row after the round that passes this */
     const char *csv;
     const char *only;
+    int actor_calls;        /* 1_n / n_n actor rows: calls per actor or submitter */
+    int actors;             /* 1_n / n_n actor rows: actors (0: the job's cpus) */
+    int create_actors;      /* create_10k_actors */
 } opt = {
     .warmup_s = 1.0,
     .round_s = 2.0,
@@ -55,6 +58,9 @@ static struct {
     .max_row_s = 120.0,
     .csv = NULL,
     .only = NULL,
+    .actor_calls = 5000,
+    .actors = 0,
+    .create_actors = 10000,
 };
 
 static void usage(FILE *f)
@@ -72,6 +78,9 @@ static void usage(FILE *f)
         "  --timeout S          limit of any one get or wait (60)\n"
         "  --max-row-time S     start no further round of a row after S seconds (120);\n"
         "                       a row always has one round\n"
+        "  --actor-calls N      calls per actor (1_n) or per submitter (n_n) (5000)\n"
+        "  --actors N           actors of the 1_n and n_n rows (0: the job's cpus)\n"
+        "  --create-actors N    actors of create_10k_actors (10000)\n"
         "  --only A,B,...       run only these rows\n"
         "  --csv FILE           also write the results as CSV to FILE\n"
         "  --smoke              short run: --warmup 0.05 --round-time 0.1 --rounds 2\n"
@@ -134,6 +143,8 @@ static int parse_args(int argc, char **argv)
             opt.rounds = 2;
             opt.put_size = 16000000;
             opt.submitter_tasks = 1000;
+            opt.actor_calls = 200;
+            opt.create_actors = 1000;
             continue;
         }
         if (!v) {
@@ -160,6 +171,12 @@ static int parse_args(int argc, char **argv)
             bad = parse_double(v, &opt.timeout_s, 0);
         else if (!strcmp(a, "--max-row-time"))
             bad = parse_double(v, &opt.max_row_s, 0);
+        else if (!strcmp(a, "--actor-calls"))
+            bad = parse_int(v, &opt.actor_calls, 1);
+        else if (!strcmp(a, "--actors"))
+            bad = parse_int(v, &opt.actors, 0);
+        else if (!strcmp(a, "--create-actors"))
+            bad = parse_int(v, &opt.create_actors, 1);
         else if (!strcmp(a, "--only"))
             opt.only = v;
         else if (!strcmp(a, "--csv"))
@@ -263,6 +280,71 @@ static int small_value_batch(rmpi_task_t *t)
     return rmpi_task_return(t, 0, OK_VALUE, sizeof OK_VALUE);
 }
 RMPI_REMOTE(small_value_batch)
+
+/* The actors of the actor rows (Ray's Actor with small_value and small_value_arg). */
+static int g_actor_state;
+static void *bench_actor_new(rmpi_task_t *t)
+{
+    return &g_actor_state;
+}
+
+static int actor_small_value(void *state, rmpi_task_t *t)
+{
+    return rmpi_task_return(t, 0, OK_VALUE, sizeof OK_VALUE);
+}
+
+static int actor_small_value_arg(void *state, rmpi_task_t *t)
+{
+    const void *d;
+    size_t n;
+    if (rmpi_task_arg(t, 0, &d, &n) != RMPI_OK)
+        return rmpi_task_fail(t, "small_value_arg: no argument");
+    return rmpi_task_return(t, 0, OK_VALUE, sizeof OK_VALUE);
+}
+
+__attribute__((constructor)) static void register_bench_actor(void)
+{
+    rmpi_class_register("BenchActor", bench_actor_new, NULL);
+    rmpi_method_register("BenchActor", "small_value", actor_small_value);
+    rmpi_method_register("BenchActor", "small_value_arg", actor_small_value_arg);
+}
+
+/* A submitter of the n_n rows: arg 0 the actor handles (bytes), arg 1 the calls,
+ * arg 2 whether each call takes a put ref argument; calls round-robin, gets all. */
+static int actor_submitter(rmpi_task_t *t)
+{
+    const void *d;
+    size_t n;
+    if (rmpi_task_arg(t, 0, &d, &n) != RMPI_OK || n == 0 || n % sizeof(rmpi_actor_t))
+        return rmpi_task_fail(t, "actor_submitter: bad handles");
+    const rmpi_actor_t *actors = d;
+    int nact = (int)(n / sizeof(rmpi_actor_t));
+    int64_t calls = rmpi_task_arg_i64(t, 1), with_arg = rmpi_task_arg_i64(t, 2);
+    rmpi_ref_t *refs = malloc((size_t)calls * sizeof *refs), arg = RMPI_REF_NIL;
+    if (!refs)
+        return rmpi_task_fail(t, "actor_submitter: out of memory");
+    int rc = with_arg ? rmpi_put(OK_VALUE, sizeof OK_VALUE, &arg) : RMPI_OK;
+    int64_t i, made = 0;
+    for (i = 0; i < calls && rc == RMPI_OK; i++, made++) {
+        rmpi_arg_t a = rmpi_ref(arg);
+        rc = rmpi_actor_call(actors[i % nact], with_arg ? "small_value_arg" : "small_value",
+                             with_arg ? &a : NULL, with_arg ? 1 : 0, NULL, &refs[i]);
+    }
+    int first = rc;
+    for (i = 0; i < made; i++) {
+        int r = first == RMPI_OK ? get_ok(refs[i]) : RMPI_OK;
+        if (r != RMPI_OK && first == RMPI_OK)
+            first = r;
+        rmpi_release(refs[i]);
+    }
+    if (with_arg && arg.hi)
+        rmpi_release(arg);
+    free(refs);
+    if (first != RMPI_OK)
+        return rmpi_task_fail(t, "actor_submitter: %s", rmpi_status_string(first));
+    return rmpi_task_return(t, 0, OK_VALUE, sizeof OK_VALUE);
+}
+RMPI_REMOTE(actor_submitter)
 
 /* This rank, its executor slots and its store capacity, as three int64. */
 static int rank_info(rmpi_task_t *t)
@@ -509,6 +591,151 @@ static int fn_multi_client(void)
     }
     return first;
 }
+
+/* ---------------------------------------------------------------------------
+ * Actor rows
+ * --------------------------------------------------------------------------- */
+
+static rmpi_actor_t *g_actors;
+static int g_nactors;
+static int g_total_cpus; /* the job's executor cpus (sum over ranks) */
+
+static void kill_actors(void)
+{
+    for (int i = 0; i < g_nactors; i++)
+        rmpi_actor_kill(g_actors[i]);
+    free(g_actors);
+    g_actors = NULL;
+    g_nactors = 0;
+}
+
+/* n actors, spread round-robin over the ranks from the last one (the first actor is
+ * on another rank than the driver, like Ray's actor process). */
+static int make_actors(int n, int max_concurrency)
+{
+    g_actors = calloc((size_t)n, sizeof *g_actors);
+    if (!g_actors)
+        return RMPI_ERR_NO_MEMORY;
+    for (int i = 0; i < n; i++) {
+        rmpi_actor_opts_t o = { .field_mask = RMPI_ACTOR_OPT_RANK | RMPI_ACTOR_OPT_MAX_CONCURRENCY,
+                                .rank = (rmpi_size() - 1 + i) % rmpi_size(),
+                                .max_concurrency = max_concurrency };
+        int rc = rmpi_actor_create("BenchActor", NULL, 0, &o, &g_actors[i]);
+        if (rc != RMPI_OK) {
+            set_err("rmpi_actor_create: %s", rmpi_status_string(rc));
+            g_nactors = i;
+            kill_actors();
+            return rc;
+        }
+        g_nactors = i + 1;
+    }
+    return RMPI_OK;
+}
+
+static int nactors(void) { return opt.actors > 0 ? opt.actors : g_total_cpus; }
+static int setup_one_actor(void) { return make_actors(1, 1); }
+static int setup_one_concurrent_actor(void) { return make_actors(1, 16); }
+static int setup_n_actors(void) { return make_actors(nactors(), 1); }
+
+/* n calls spread over the actors, then get them all */
+static int call_actors(int n)
+{
+    int first = RMPI_OK, made;
+    for (made = 0; made < n; made++) {
+        int rc = rmpi_actor_call(g_actors[made % g_nactors], "small_value", NULL, 0, NULL,
+                                 &g_refs[made % opt.batch]);
+        if (rc != RMPI_OK) {
+            set_err("rmpi_actor_call: %s", rmpi_status_string(rc));
+            first = rc;
+            break;
+        }
+        if ((made + 1) % opt.batch == 0) { /* keep at most a batch of refs */
+            for (int i = 0; i < opt.batch; i++) {
+                int r = get_ok(g_refs[i]);
+                if (r != RMPI_OK && first == RMPI_OK)
+                    first = r;
+                rmpi_release(g_refs[i]);
+            }
+        }
+    }
+    for (int i = 0; i < made % opt.batch; i++) {
+        int r = get_ok(g_refs[i]);
+        if (r != RMPI_OK && first == RMPI_OK)
+            first = r;
+        rmpi_release(g_refs[i]);
+    }
+    return first;
+}
+
+static int fn_actor_sync(void) { return call_actors(1); }
+static int fn_actor_async(void) { return call_actors(opt.batch); }
+static int fn_1_n_actor_async(void) { return call_actors(opt.actor_calls * g_nactors); }
+
+/* n_n rows: opt.submitters submitter tasks, each calling round-robin over the actors. */
+static int n_n_calls(int with_arg)
+{
+    rmpi_arg_t a[3] = { rmpi_bytes(g_actors, (size_t)g_nactors * sizeof *g_actors),
+                        rmpi_i64(with_arg ? 1000 : opt.actor_calls), rmpi_i64(with_arg) };
+    int m = with_arg ? g_nactors : opt.submitters, first = RMPI_OK, i;
+    for (i = 0; i < m; i++) {
+        int rc = rmpi_submit("actor_submitter", a, 3, NULL, &g_refs[i]);
+        if (rc != RMPI_OK) {
+            set_err("rmpi_submit(actor_submitter): %s", rmpi_status_string(rc));
+            first = rc;
+            break;
+        }
+    }
+    for (int j = 0; j < i; j++) {
+        int rc = get_ok(g_refs[j]);
+        if (rc != RMPI_OK && first == RMPI_OK)
+            first = rc;
+        rmpi_release(g_refs[j]);
+    }
+    return first;
+}
+
+static int fn_n_n_actor_async(void) { return n_n_calls(0); }
+static int fn_n_n_actor_arg_async(void) { return n_n_calls(1); }
+
+/* create_10k_actors: create the actors (the scheduler places them) and call each
+ * once; they are killed outside the timed part. */
+static int fn_create_actors(void)
+{
+    int n = opt.create_actors, first = RMPI_OK, made;
+    rmpi_actor_t *as = calloc((size_t)n, sizeof *as);
+    rmpi_ref_t *rs = calloc((size_t)n, sizeof *rs);
+    if (!as || !rs) {
+        free(as);
+        free(rs);
+        return RMPI_ERR_NO_MEMORY;
+    }
+    for (made = 0; made < n; made++) {
+        int rc = rmpi_actor_create("BenchActor", NULL, 0, NULL, &as[made]);
+        if (rc == RMPI_OK)
+            rc = rmpi_actor_call(as[made], "small_value", NULL, 0, NULL, &rs[made]);
+        if (rc != RMPI_OK) {
+            set_err("actor %d: %s", made, rmpi_status_string(rc));
+            first = rc;
+            break;
+        }
+    }
+    for (int i = 0; i < made; i++) {
+        int rc = get_ok(rs[i]);
+        if (rc != RMPI_OK && first == RMPI_OK)
+            first = rc;
+        rmpi_release(rs[i]);
+    }
+    for (int i = 0; i < made; i++)
+        rmpi_actor_kill(as[i]);
+    free(as);
+    free(rs);
+    return first;
+}
+
+static double mult_1_n(void) { return (double)opt.actor_calls * nactors(); }
+static double mult_n_n(void) { return (double)opt.submitters * opt.actor_calls; }
+static double mult_n_n_arg(void) { return (double)nactors() * 1000; }
+static double mult_create(void) { return opt.create_actors; }
 
 /* ---------------------------------------------------------------------------
  * Ray's timeit
@@ -815,6 +1042,19 @@ static const row_t ROWS[] = {
     { "multi_client_tasks_async", "/s", 21230, ROW_TIMEIT, fn_multi_client, mult_multi, NULL,
       NULL },
     { "get_64MiB_remote", "GB/s", 0, ROW_REMOTE_GET, NULL, NULL, NULL, NULL },
+    { "1_1_actor_calls_sync", "/s", 2012, ROW_TIMEIT, fn_actor_sync, mult_one,
+      setup_one_actor, kill_actors },
+    { "1_1_actor_calls_async", "/s", 8664, ROW_TIMEIT, fn_actor_async, mult_batch,
+      setup_one_actor, kill_actors },
+    { "1_1_actor_calls_concurrent", "/s", 5775, ROW_TIMEIT, fn_actor_async, mult_batch,
+      setup_one_concurrent_actor, kill_actors },
+    { "1_n_actor_calls_async", "/s", 8038, ROW_TIMEIT, fn_1_n_actor_async, mult_1_n,
+      setup_n_actors, kill_actors },
+    { "n_n_actor_calls_async", "/s", 27376, ROW_TIMEIT, fn_n_n_actor_async, mult_n_n,
+      setup_n_actors, kill_actors },
+    { "n_n_actor_calls_with_arg_async", "/s", 2759, ROW_TIMEIT, fn_n_n_actor_arg_async,
+      mult_n_n_arg, setup_n_actors, kill_actors },
+    { "create_10k_actors", "/s", 551, ROW_TIMEIT, fn_create_actors, mult_create, NULL, NULL },
 };
 #define NROWS ((int)(sizeof ROWS / sizeof ROWS[0]))
 
@@ -905,6 +1145,16 @@ int main(int argc, char **argv)
 
     char cpus[1024], store[1024], transports[2048];
     describe_ranks(size, cpus, sizeof cpus, store, sizeof store, transports, sizeof transports);
+    for (const char *p = cpus; (p = strchr(p, ':')) != NULL; p++)
+        g_total_cpus += atoi(p + 1);
+    if (g_total_cpus < 1)
+        g_total_cpus = 1;
+    int need = nactors() > cap ? nactors() : cap;
+    if (need > cap) {
+        rmpi_ref_t *nr = realloc(g_refs, (size_t)need * sizeof *g_refs);
+        if (nr)
+            g_refs = nr;
+    }
     printf("ray-mpi %d.%d.%d microbenchmark: %d ranks; CPUs per rank (rank:cpus): %s\n",
            RMPI_VERSION_MAJOR, RMPI_VERSION_MINOR, RMPI_VERSION_PATCH, size, cpus);
     printf("store capacity per rank (rank:MiB): %s\n", store);
