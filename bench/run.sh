@@ -241,6 +241,15 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo "- get_64MiB_remote (no Ray figure): a task pinned to rank 1 (\`opts.rank\`) returns"
     echo "  64 MiB through \`rmpi_task_return_buffer\`; the driver waits for it with \`rmpi_wait\`,"
     echo "  and only its \`rmpi_get\` is timed: GB/s = bytes / time inside \`rmpi_get\`."
+    echo "- Actor rows (Ray's Actor with small_value): actors are placed round-robin from the"
+    echo "  last rank, so the 1_1 actor lives on another rank than the driver, as Ray's actor"
+    echo "  lives in another process. 1_1_actor_calls_sync: one call and get;"
+    echo "  1_1_actor_calls_async: 1,000 calls, then get all; 1_1_actor_calls_concurrent: the"
+    echo "  same with max_concurrency 16; 1_n_actor_calls_async: 5,000 calls to each of n actors"
+    echo "  (n = the job's cpus); n_n_actor_calls_async: 4 submitter tasks x 5,000 calls"
+    echo "  round-robin over the n actors; n_n_actor_calls_with_arg_async: n submitters x 1,000"
+    echo "  calls with a put ref argument; create_10k_actors: create 10,000 actors (placed by the"
+    echo "  scheduler) and call each once (Ray's scale envelope: 551 actors/s)."
     echo
     for n in $ranks; do
         csv=$tmp/mb-$n.csv
@@ -350,6 +359,11 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
         target_line get_64MiB_remote GB/s "$req" \
             "get_64MiB_remote >= 70% of ucx tag_bw at 64 MiB ($(fmt "$tagbw64") GB/s)" \
             "$tagbw64" "tag_bw"
+        target_line 1_1_actor_calls_sync /s 20000 "1_1_actor_calls_sync >= 20,000/s"
+        target_line 1_1_actor_calls_async /s 200000 "1_1_actor_calls_async >= 200,000/s"
+        target_line n_n_actor_calls_async /s 200000 "n_n_actor_calls_async >= 200,000/s"
+        target_line create_10k_actors /s 5000 \
+            "10,000 actors created and called once in under 2 s (>= 5,000/s)"
     done
     if [ $smoke = 1 ]; then
         echo
