@@ -207,7 +207,7 @@ static void maybe_dtor_locked(actor_t *a)
     d->actor = a->handle;
     d->aobj = obj;
     d->xn.cpus_milli = 0;
-    rmpi__exec_push(&d->xn);
+    rmpi__task_queue(&d->xn);
 }
 
 static void schedule_locked(actor_t *a)
@@ -219,7 +219,7 @@ static void schedule_locked(actor_t *a)
             a->ready_tail = NULL;
         t->anext = NULL;
         a->running++;
-        rmpi__exec_push(&t->xn);
+        rmpi__task_queue(&t->xn);
     }
 }
 
@@ -290,7 +290,7 @@ static void deliver_create_locked(actor_t *a, rmpi_task_s *t)
     rmpi__exec_adjust(-(int64_t)a->cpus_milli); /* held while the actor lives */
     a->reserved = 1;
     a->running++; /* the constructor */
-    rmpi__exec_push(&t->xn);
+    rmpi__task_queue(&t->xn);
 }
 
 void rmpi__actor_deliver_locked(rmpi_task_s *t)

@@ -278,6 +278,10 @@ rmpi_obj_t *rmpi__obj_lookup_locked(rmpi_oid_t id, int *rc);
 
 /* task.c */
 void rmpi__task_run(rmpi_xnode_t *n);
+/* Queue a task on the executors (deferred to the end of the pass on the progress
+ * thread, after its sends), and push what was deferred. */
+void rmpi__task_queue(rmpi_xnode_t *n);
+void rmpi__task_queue_flush(void);
 /* The task is over: its results get status/msg (or its returns), then it is freed. */
 void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg);
 void rmpi__task_drop(rmpi_xnode_t *n);

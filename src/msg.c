@@ -249,6 +249,7 @@ void rmpi__msg_flush_hook(void)
 {
     if (mq.ndirty > 0)
         flush();
+    rmpi__task_queue_flush(); /* executors start after the messages left */
 }
 
 void rmpi__msg_peer_failed_hook(int rank, int status)

@@ -11,6 +11,7 @@
 #include "core.h"
 
 #include <math.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -215,6 +216,39 @@ void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg)
  * Argument resolution (executing side) and dispatch (owner side)
  * ------------------------------------------------------------------------------ */
 
+/*
+ * Queue a task on this rank's executors.  On the progress thread the push waits
+ * until the pass has sent its messages: an executor woken first would take the core
+ * (a rank often has one) from the progress thread before it sends the task that
+ * another rank is waiting for, serialising the two ranks' work.
+ */
+static rmpi_xnode_t *deferred_head, *deferred_tail; /* progress thread only */
+
+void rmpi__task_queue(rmpi_xnode_t *n)
+{
+    if (!rmpi__tp_on_progress_thread()) {
+        rmpi__exec_push(n);
+        return;
+    }
+    n->next = NULL;
+    if (deferred_tail != NULL)
+        deferred_tail->next = n;
+    else
+        deferred_head = n;
+    deferred_tail = n;
+}
+
+void rmpi__task_queue_flush(void)
+{
+    rmpi_xnode_t *n = deferred_head, *next;
+
+    deferred_head = deferred_tail = NULL;
+    for (; n != NULL; n = next) {
+        next = n->next;
+        rmpi__exec_push(n);
+    }
+}
+
 static void exec_ready_locked(rmpi_task_s *t)
 {
     if (t->kind == TK_CREATE || t->kind == TK_CALL) {
@@ -225,7 +259,7 @@ static void exec_ready_locked(rmpi_task_s *t)
         rmpi__task_finish_locked(t, t->dep_status, t->dep_msg);
         return;
     }
-    rmpi__exec_push(&t->xn);
+    rmpi__task_queue(&t->xn);
 }
 
 static void exec_dep_fire(rmpi_waitnode_t *n, rmpi_obj_t *o)
@@ -859,6 +893,12 @@ void rmpi__task_run(rmpi_xnode_t *n)
     rmpi__task_finish_locked(t, status, msg != NULL ? msg : rmpi_status_string(status));
     rmpi__store_unlock();
     free(msg);
+    /* The completion (or the tasks it released) waits in the progress thread's queue
+     * for another rank: let that thread send it before this one starts the next task
+     * on what is often the same core.  Measured with Task Bench's stencil: without
+     * this, the ranks took turns instead of running together. */
+    if (rmpi__tp_take_posted())
+        sched_yield();
 }
 
 void rmpi__task_drop(rmpi_xnode_t *n)
