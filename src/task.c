@@ -73,10 +73,13 @@ static char *fmt_msg(const char *fmt, ...)
     return s;
 }
 
+static int deferred_n; /* tasks rmpi__task_queue holds back (progress thread only) */
+
 int rmpi__rank_load(int r)
 {
     if (r == rmpi__rt.rank)
-        return rmpi__exec_queue_len() + rmpi__exec_running();
+        return rmpi__exec_queue_len() + rmpi__exec_running() +
+               (rmpi__tp_on_progress_thread() ? deferred_n : 0);
     return atomic_load_explicit(&rmpi__rt.inflight[r], memory_order_relaxed) +
            atomic_load_explicit(&rmpi__rt.qlen[r], memory_order_relaxed);
 }
@@ -236,6 +239,7 @@ void rmpi__task_queue(rmpi_xnode_t *n)
     else
         deferred_head = n;
     deferred_tail = n;
+    deferred_n++;
 }
 
 void rmpi__task_queue_flush(void)
@@ -243,6 +247,7 @@ void rmpi__task_queue_flush(void)
     rmpi_xnode_t *n = deferred_head, *next;
 
     deferred_head = deferred_tail = NULL;
+    deferred_n = 0;
     for (; n != NULL; n = next) {
         next = n->next;
         rmpi__exec_push(n);
@@ -883,6 +888,7 @@ void rmpi__task_run(rmpi_xnode_t *n)
             msg = fmt_msg("%s '%s' on rank %d returned %s", kind, name, rmpi__rt.rank,
                           rmpi_status_string(rc));
     }
+    rmpi__exec_task_ending();
     rmpi__store_lock();
     if (t->kind != TK_TASK) {
         /* The actor learns how it went; a crash kills it and the call reports that. */

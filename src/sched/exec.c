@@ -39,6 +39,7 @@ static struct {
 
 static __thread uint32_t my_cpus;
 static __thread int      my_blocked;
+static __thread int      my_released; /* the running task gave its cpus back early */
 static __thread int      on_executor;
 
 static int spawn_locked(void);
@@ -136,8 +137,11 @@ static void *executor_main(void *arg)
         ex.run(n); /* n belongs to run() from here */
 
         pthread_mutex_lock(&ex.lock);
-        ex.free_milli += my_cpus;
-        ex.running--;
+        if (!my_released) {
+            ex.free_milli += my_cpus;
+            ex.running--;
+        }
+        my_released = 0;
         /* More threads than cpus exist after blocked tasks resumed: shrink. */
         if (ex.nthreads > ex.ncpus && ex.idle >= 1 && ex.head == NULL)
             break;
@@ -230,6 +234,18 @@ void rmpi__exec_push(rmpi_xnode_t *n)
         ex.head = n;
     ex.tail = n;
     atomic_fetch_add_explicit(&ex.qlen, 1, memory_order_relaxed);
+    kick_locked();
+    pthread_mutex_unlock(&ex.lock);
+}
+
+void rmpi__exec_task_ending(void)
+{
+    if (!on_executor || my_released || my_blocked > 0)
+        return;
+    pthread_mutex_lock(&ex.lock);
+    ex.free_milli += my_cpus;
+    ex.running--;
+    my_released = 1;
     kick_locked();
     pthread_mutex_unlock(&ex.lock);
 }

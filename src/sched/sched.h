@@ -28,6 +28,9 @@ int  rmpi__cpus_intersect(const char *a, const char *b);
 int  rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_run_t run);
 /* Queue a task (any thread). */
 void rmpi__exec_push(rmpi_xnode_t *n);
+/* The running task's work is done and it is about to report: its cpus are free (the
+ * load this rank reports must not count it, nor may queued work wait for it). */
+void rmpi__exec_task_ending(void);
 /* Around a blocking wait inside a task: lend the task's cpus to other tasks. */
 void rmpi__exec_block_begin(void);
 void rmpi__exec_block_end(void);
