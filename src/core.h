@@ -217,6 +217,9 @@ typedef struct {
 /* Reserve a record of body_len bytes to dest; fill the body, then commit. */
 void *rmpi__rec_alloc(int dest, int type, size_t body_len);
 void  rmpi__rec_commit(void *body);
+/* 1 when this thread queued, since the last call, a record another rank is waiting
+ * for (a task to run, a pull or resolve to answer); clears it. */
+int   rmpi__msg_take_urgent(void);
 /* A record with a fixed body (copied), e.g. an id. */
 void  rmpi__rec_send(int dest, int type, const void *body, size_t len);
 /* Register the active-message handlers (before the start-up exchange, so no

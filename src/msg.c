@@ -74,6 +74,15 @@ static void enqueue_work(rmpi_tp_work_t *w)
     enqueue((rmpi_out_t *)w);
 }
 
+static __thread int urgent; /* this thread queued a record another rank waits on */
+
+int rmpi__msg_take_urgent(void)
+{
+    int u = urgent;
+    urgent = 0;
+    return u;
+}
+
 void rmpi__rec_commit(void *body)
 {
     rmpi_out_t *o = (rmpi_out_t *)((char *)body - sizeof(rmpi_rec_hdr_t) -
@@ -81,6 +90,10 @@ void rmpi__rec_commit(void *body)
     if (rmpi__tp_on_progress_thread()) {
         enqueue(o);
     } else {
+        /* Tasks to start and requests to answer hold another rank up; completions
+         * and frees can wait for the next batch. */
+        if (o->rec.type == REC_TASK || o->rec.type == REC_PULL || o->rec.type == REC_RESOLVE)
+            urgent = 1;
         o->work.fn = enqueue_work;
         rmpi__tp_post(&o->work);
     }

@@ -899,11 +899,11 @@ void rmpi__task_run(rmpi_xnode_t *n)
     rmpi__task_finish_locked(t, status, msg != NULL ? msg : rmpi_status_string(status));
     rmpi__store_unlock();
     free(msg);
-    /* The completion (or the tasks it released) waits in the progress thread's queue
-     * for another rank: let that thread send it before this one starts the next task
-     * on what is often the same core.  Measured with Task Bench's stencil: without
-     * this, the ranks took turns instead of running together. */
-    if (rmpi__tp_take_posted())
+    /* Tasks this one released for other ranks wait in the progress thread's queue:
+     * let that thread send them before this one starts the next task on what is often
+     * the same core.  Measured with Task Bench's stencil: without this, the ranks took
+     * turns instead of running together.  (Not for plain completions: those batch.) */
+    if (rmpi__msg_take_urgent())
         sched_yield();
 }
 

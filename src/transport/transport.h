@@ -57,8 +57,6 @@ void rmpi__tp_set_spin(int spin_us);
 int  rmpi__tp_start(void);
 /* Run w->fn on the progress thread soon.  Any thread. */
 void rmpi__tp_post(rmpi_tp_work_t *w);
-/* 1 when this thread posted work since the last call (and clears it). */
-int  rmpi__tp_take_posted(void);
 /* Progress thread: send an active message; cb runs once hdr and data may be reused
  * (possibly before this returns).  cb is not called when this returns an error. */
 int  rmpi__tp_send(int dest, int am_id, const void *hdr, size_t hlen, const void *data,

@@ -72,7 +72,6 @@ static struct {
 } tp;
 
 static __thread int on_progress_thread;
-static __thread int posted;
 
 int rmpi__tp_on_progress_thread(void)
 {
@@ -469,16 +468,8 @@ int rmpi__tp_peer_transports(int rank, char *buf, size_t size)
     return RMPI_OK;
 }
 
-int rmpi__tp_take_posted(void)
-{
-    int p = posted;
-    posted = 0;
-    return p;
-}
-
 void rmpi__tp_post(rmpi_tp_work_t *w)
 {
-    posted = 1;
     rmpi_mpsc_push(&tp.posted, &w->node);
     /* Dekker pairing with the progress thread's sleeping/empty check. */
     if (atomic_load(&tp.sleeping) && atomic_exchange(&tp.sleeping, 0))
