@@ -95,7 +95,7 @@ if [ $smoke = 1 ]; then
 else
     mb_args=(--max-row-time 20 --timeout 30)
     limits_args=()
-    run_limit=120
+    run_limit=240
 fi
 # shellcheck disable=SC2206
 mb_args+=(${MICROBENCH_ARGS:-})
@@ -275,10 +275,7 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
                 fi
             done
             missing=""
-            for want in single_client_get_calls single_client_put_calls single_client_put_gigabytes \
-                        single_client_tasks_sync single_client_tasks_async \
-                        single_client_tasks_and_get_batch single_client_wait_1k_refs \
-                        multi_client_tasks_async get_64MiB_remote; do
+            for want in $(meta rows "$csv" | tr ',' ' '); do
                 [ -n "$(field 1 "$want" "$csv")" ] || missing="$missing $want"
             done
             if [ -n "$missing" ]; then
@@ -318,6 +315,13 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
         printf "| %s | %s | %s | %s | %s |\n", $1, sz, $3, $4, rg }' "$tmp/limits.csv" 2>/dev/null
     echo
 
+    echo "## Other reports"
+    echo
+    echo "- \`doc/performance-slurm.md\` (\`bench/slurm_bench.sh\`): objects between nodes of the local"
+    echo "  Slurm cluster against ucx_perftest between the same namespaces, and job start-up."
+    echo "- \`doc/performance-comparison.md\` (\`bench/compare.sh\`): Task Bench METG of ray-mpi"
+    echo "  tasks and actors against plain MPI, mpi4py.futures and Dask, with plots."
+    echo
     echo "## Targets"
     echo
     echo "The ratios the project aims at, checked at every rank count of this run."
