@@ -74,6 +74,8 @@ def lib():
         L.metg_execute_point.restype = ctypes.c_int
         L.metg_kernel_init.argtypes = [ctypes.c_void_p]
         L.metg_kernel.argtypes = [ctypes.c_void_p, ctypes.c_long]
+        L.metg_kernel_time_ns.restype = ctypes.c_ulonglong
+        L.metg_kernel_time_take.restype = ctypes.c_ulonglong
         _lib = L
     return _lib
 
@@ -128,6 +130,18 @@ def run_point(desc, t, p, *inputs):
     return out.raw
 
 
+def run_point_timed(desc, t, p, *inputs):
+    """run_point, returning (buffer, kernel nanoseconds of this task)."""
+    k0 = lib().metg_kernel_time_ns()
+    b = run_point(desc, t, p, *inputs)
+    return b, lib().metg_kernel_time_ns() - k0
+
+
+def take_kernel_time():
+    """This process's kernel time since the last call, in seconds (and reset)."""
+    return lib().metg_kernel_time_take() * 1e-9
+
+
 def empty():
     return None
 
@@ -160,6 +174,12 @@ def print_config(g, out=sys.stdout):
     w("        Imbalance: %f\n" % 0.0)
     w("      Output Bytes: %d\n" % OUTPUT_BYTES)
     w("      Scratch Bytes: 0\n")
+
+
+def print_kernel_time(kernel_s, out=sys.stdout):
+    if kernel_s is not None and kernel_s >= 0:
+        out.write("Kernel Time %e seconds\n" % kernel_s)
+        out.flush()
 
 
 def print_timing(g, elapsed, out=sys.stdout):
@@ -219,7 +239,7 @@ def sweep_iterations(s):
 
 
 def sweep(a, label, cores, run):
-    """run(graph) -> elapsed seconds (raises on failure)."""
+    """run(graph) -> (elapsed seconds, kernel seconds or None); raises on failure."""
     width = a.width or cores
     for pattern in a.types:
         if a.warmup_steps > 0:
@@ -229,20 +249,28 @@ def sweep(a, label, cores, run):
         for s in range(a.smin, a.smax + 1):
             g = make_graph(pattern, width, a.steps, sweep_iterations(s))
             total = 0.0
+            ktotal = 0.0
             for _ in range(a.reps):
-                e = run(g)
+                e, k = run(g)
                 print_config(g)
                 print_timing(g, e)
+                print_kernel_time(k)
                 total += e
                 spent += e
+                ktotal = ktotal + k if (k is not None and ktotal is not None) else None
             mean = total / a.reps
             flops = g.width * g.steps * lib().metg_flops_per_task(g.iterations)
             eff = flops / mean / a.peak_flops if a.peak_flops > 0 else 0.0
+            keff = ktotal / (total * (a.cores or cores)) if ktotal is not None else None
             gran = mean * (a.cores or cores) / (g.width * g.steps)
             results.append((g.iterations, mean, gran, eff))
             print("METG   %s %s iterations %d mean %.6e s granularity %.3f us efficiency %.4f"
-                  % (label, pattern, g.iterations, mean, gran * 1e6, eff), flush=True)
-            if a.peak_flops > 0 and a.stop_below > 0 and eff < a.stop_below:
+                  " kernel-time efficiency %s" % (label, pattern, g.iterations, mean, gran * 1e6,
+                                                  eff, "-" if keff is None else "%.4f" % keff),
+                  flush=True)
+            # as metg_sweep: the kernel-time efficiency decides where there is one
+            stop_eff = keff if keff is not None else (eff if a.peak_flops > 0 else None)
+            if stop_eff is not None and a.stop_below > 0 and stop_eff < a.stop_below:
                 break
             if a.max_time > 0 and spent >= a.max_time:
                 break

@@ -42,6 +42,25 @@ long metg_sweep_iterations(int s)
     return 1L << (METG_SWEEP_TOP - s);
 }
 
+static unsigned long long kernel_ns;
+
+unsigned long long metg_kernel_time_ns(void)
+{
+    return __atomic_load_n(&kernel_ns, __ATOMIC_RELAXED);
+}
+
+unsigned long long metg_kernel_time_take(void)
+{
+    return __atomic_exchange_n(&kernel_ns, 0ULL, __ATOMIC_RELAXED);
+}
+
+static unsigned long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
 int metg_execute_point(const metg_graph_t *g, long timestep, long point,
                        const double *const *inputs, int ninputs, double *out)
 {
@@ -54,8 +73,10 @@ int metg_execute_point(const metg_graph_t *g, long timestep, long point,
             inputs[i][1] != (double)deps[i])
             return -1 - i;
     }
+    unsigned long long t0 = now_ns();
     metg_kernel_init(out);
     metg_kernel(out, g->iterations);
+    __atomic_fetch_add(&kernel_ns, now_ns() - t0, __ATOMIC_RELAXED);
     out[0] = (double)timestep;
     out[1] = (double)point;
     return 0;
@@ -228,6 +249,12 @@ void metg_print_timing(FILE *f, const metg_graph_t *g, double elapsed_s)
     fprintf(f, "  Unable to estimate local/nonlocal transfer\n");
 }
 
+void metg_print_kernel_time(FILE *f, double kernel_s)
+{
+    if (kernel_s >= 0)
+        fprintf(f, "Kernel Time %e seconds\n", kernel_s);
+}
+
 /* ---- METG -------------------------------------------------------------------- */
 
 double metg_granularity(double elapsed_s, int cores, long long tasks)
@@ -367,6 +394,7 @@ void metg_opts_usage(FILE *f)
         "  --reps N             repetitions of each point (3)\n"
         "  --peak-flops X       peak FLOP/s of all cores, for efficiency and METG\n"
         "  --stop-below E       end a pattern's sweep after a point under efficiency E\n"
+        "                       (kernel-time efficiency where known, else peak-based)\n"
         "  --max-time S         end a pattern's sweep once its runs took S seconds\n"
         "  --warmup-steps N     untimed warm-up run of N timesteps first (10)\n"
         "  --cores N            cores for granularity (the implementation's total)\n"
@@ -527,7 +555,8 @@ int metg_sweep(const metg_opts_t *o, int cores, metg_run_fn run, void *ctx, FILE
         if (o->warmup_steps > 0) {
             metg_graph_init(&g, o->types[k], width, o->warmup_steps,
                             metg_sweep_iterations(o->smax));
-            status = run(&g, ctx, &e);
+            double ks;
+            status = run(&g, ctx, &e, &ks);
             if (status)
                 break;
         }
@@ -535,14 +564,16 @@ int metg_sweep(const metg_opts_t *o, int cores, metg_run_fn run, void *ctx, FILE
         double spent = 0;
         for (int s = o->smin; s <= o->smax && !status; s++) {
             metg_graph_init(&g, o->types[k], width, o->steps, metg_sweep_iterations(s));
-            double sum = 0;
+            double sum = 0, ksum = 0;
             for (int r = 0; r < o->reps; r++) {
-                status = run(&g, ctx, &e);
+                double ks = -1;
+                status = run(&g, ctx, &e, &ks);
                 if (status)
                     break;
                 if (out) {
                     metg_print_config(out, &g);
                     metg_print_timing(out, &g, e);
+                    metg_print_kernel_time(out, ks);
                     fflush(out);
                 }
                 iters[n] = g.iterations;
@@ -550,11 +581,16 @@ int metg_sweep(const metg_opts_t *o, int cores, metg_run_fn run, void *ctx, FILE
                 n++;
                 sum += e;
                 spent += e;
+                ksum = (ks >= 0 && ksum >= 0) ? ksum + ks : -1;
             }
             if (status)
                 break;
-            double eff = metg_efficiency(metg_total_flops(&g), sum / o->reps, o->peak_flops);
-            if (o->peak_flops > 0 && o->stop_below > 0 && eff < o->stop_below)
+            /* the stop decision trusts the kernel-time efficiency when there is one:
+             * a peak measured at another moment may not fit this one */
+            double eff = ksum >= 0 ? ksum / (sum * (o->cores > 0 ? o->cores : cores))
+                                   : metg_efficiency(metg_total_flops(&g), sum / o->reps,
+                                                     o->peak_flops);
+            if ((o->peak_flops > 0 || ksum >= 0) && o->stop_below > 0 && eff < o->stop_below)
                 break;
             if (o->max_time > 0 && spent >= o->max_time)
                 break;

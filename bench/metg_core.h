@@ -63,6 +63,11 @@ long long metg_flops_per_task(long iterations);
 /** Iterations of sweep point s: 2^(26 - s) (1 for s >= 26). */
 long metg_sweep_iterations(int s);
 
+/** Kernel wall time summed over every metg_execute_point of this process, in
+ *  nanoseconds (thread-safe).  metg_kernel_time_take() returns it and resets it. */
+unsigned long long metg_kernel_time_ns(void);
+unsigned long long metg_kernel_time_take(void);
+
 /** Run a task: check that its inputs are the outputs of (timestep - 1, deps[i])
  *  (their first two doubles carry that tag), then write the kernel's result,
  *  tagged (timestep, point), to out.  Returns 0, or -1 - i for a bad input i. */
@@ -100,6 +105,11 @@ long long metg_total_flops(const metg_graph_t *g);
 void metg_print_config(FILE *f, const metg_graph_t *g);
 /** Task Bench's result block ("Total Tasks N", ..., "Elapsed Time X seconds", ...). */
 void metg_print_timing(FILE *f, const metg_graph_t *g, double elapsed_s);
+/** Our addition after the block: "Kernel Time X seconds", the kernel's wall time
+ *  summed over all tasks (kernel_s < 0: not printed).  Kernel time / (elapsed x
+ *  cores) is the efficiency measured against the kernel's own speed during the run,
+ *  which a machine whose CPU capacity varies (shared, virtual) does not distort. */
+void metg_print_kernel_time(FILE *f, double kernel_s);
 
 /* ---- METG -------------------------------------------------------------------- */
 
@@ -161,7 +171,9 @@ typedef struct {
     int smin, smax;     /* sweep points s = smin..smax, iterations 2^(26-s) (0..21) */
     int reps;           /* repetitions of each point (3) */
     double peak_flops;  /* peak FLOP/s of all cores (0: unknown, no efficiency) */
-    double stop_below;  /* end a pattern's sweep after a point under this efficiency (0: never) */
+    double stop_below;  /* end a pattern's sweep after a point under this efficiency (0:
+                           never); the kernel-time efficiency when the runs report kernel
+                           time, else the peak-based one */
     double max_time;    /* end a pattern's sweep once its runs took this long, seconds (0: never) */
     int warmup_steps;   /* untimed warm-up run of this many timesteps first (10; 0: none) */
     int cores;          /* cores for granularity (0: the implementation's) */
@@ -181,10 +193,12 @@ int metg_parse_opt(metg_opts_t *o, int argc, char **argv, int *i);
 /** The help text of the options above. */
 void metg_opts_usage(FILE *f);
 
-/** One timed run of graph g: 0 and *elapsed_s, or nonzero on failure.  Every caller
- *  of metg_sweep (every MPI rank) must get the same elapsed value, so that all make
+/** One timed run of graph g: 0, *elapsed_s and *kernel_s (the kernel time of all
+ *  its tasks, or -1 when unknown), or nonzero on failure.  Every caller of
+ *  metg_sweep (every MPI rank) must get the same elapsed value, so that all make
  *  the same decisions. */
-typedef int (*metg_run_fn)(const metg_graph_t *g, void *ctx, double *elapsed_s);
+typedef int (*metg_run_fn)(const metg_graph_t *g, void *ctx, double *elapsed_s,
+                           double *kernel_s);
 
 /**
  * Run the sweep: for each pattern, a warm-up run, then for s = smin..smax the reps

@@ -29,6 +29,7 @@ def run_graph(client, g):
     w = g.width
     prev = None
     pending = []
+    client.run(mc.take_kernel_time)  # reset the workers' kernel time
     t0 = mc.now()
     for t in range(g.steps):
         cur = []
@@ -49,7 +50,8 @@ def run_graph(client, g):
             mc.check_result(v, t, p)
     e = mc.now() - t0
     del prev, pending
-    return e
+    k = sum(client.run(mc.take_kernel_time).values())
+    return e, k
 
 
 def latency(client, count):

@@ -45,7 +45,7 @@ static int owner(long width, long point)
     return r;
 }
 
-static int run_graph(const metg_graph_t *g, void *ctx, double *elapsed)
+static int run_graph(const metg_graph_t *g, void *ctx, double *elapsed, double *kernel_s)
 {
     state_t *st = ctx;
     long w = g->width;
@@ -69,6 +69,7 @@ static int run_graph(const metg_graph_t *g, void *ctx, double *elapsed)
     const double *inputs[METG_MAX_DEPS];
     int bad = 0;
 
+    metg_kernel_time_take();
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
     for (long t = 0; t < g->steps; t++) {
@@ -117,6 +118,8 @@ static int run_graph(const metg_graph_t *g, void *ctx, double *elapsed)
     double e = MPI_Wtime() - t0;
     /* every rank takes the same (largest) time, so all make the same decisions */
     MPI_Allreduce(&e, elapsed, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    double k = (double)metg_kernel_time_take() * 1e-9;
+    MPI_Allreduce(&k, kernel_s, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     int anybad = 0;
     MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     return anybad;

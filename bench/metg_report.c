@@ -12,8 +12,12 @@
  * from other work on a shared machine).
  *
  * Prints, per dependence type found:
- *   point NAME TYPE ITERATIONS REPS ELAPSED_S STDDEV_S GRANULARITY_S EFFICIENCY TASKS_PER_S
+ *   point NAME TYPE ITERATIONS REPS ELAPSED_S STDDEV_S GRANULARITY_S EFFICIENCY TASKS_PER_S KEFF
  *   metg NAME TYPE STATUS VALUE_S
+ *   kmetg NAME TYPE STATUS VALUE_S   (when the log has "Kernel Time" lines)
+ * KEFF, the kernel-time efficiency: the runs' kernel time (summed over their tasks)
+ * over their wall time x cores, or -1; kmetg is METG computed with it instead of
+ * the peak-based efficiency.
  * STATUS: ok, above (no point reached the threshold: METG > VALUE), below (every
  * point did: METG <= VALUE).
  */
@@ -32,6 +36,7 @@ typedef struct {
     char type[32];
     long iterations[MAXRUNS];
     double elapsed[MAXRUNS];
+    double kernel[MAXRUNS]; /* "Kernel Time" of the run, or -1 */
     long long tasks;
     int n;
 } series_t;
@@ -60,6 +65,7 @@ static int read_log(const char *path)
         return -1;
     }
     char line[1024], type[32] = "unknown";
+    series_t *last = NULL;
     long iters = -1;
     long long tasks = -1;
     while (fgets(line, sizeof line, f)) {
@@ -88,10 +94,15 @@ static int read_log(const char *path)
             if (s->n < MAXRUNS) {
                 s->iterations[s->n] = iters;
                 s->elapsed[s->n] = e;
+                s->kernel[s->n] = -1;
                 s->n++;
+                last = s;
             }
             iters = -1;
             tasks = -1;
+        } else if (sscanf(p, "Kernel Time %lf seconds", &e) == 1) {
+            if (last && last->n > 0)
+                last->kernel[last->n - 1] = e;
         }
     }
     if (f != stdin)
@@ -141,7 +152,7 @@ int main(int argc, char **argv)
         if (best) {
             /* keep only the fastest run of each iteration count */
             static long it2[MAXRUNS];
-            static double el2[MAXRUNS];
+            static double el2[MAXRUNS], ke2[MAXRUNS];
             int k = 0;
             for (int a = 0; a < s->n; a++) {
                 int j;
@@ -150,27 +161,60 @@ int main(int argc, char **argv)
                 if (j == k) {
                     it2[k] = s->iterations[a];
                     el2[k] = s->elapsed[a];
+                    ke2[k] = s->kernel[a];
                     k++;
                 } else if (s->elapsed[a] < el2[j]) {
                     el2[j] = s->elapsed[a];
+                    ke2[j] = s->kernel[a];
                 }
             }
             memcpy(s->iterations, it2, (size_t)k * sizeof *it2);
             memcpy(s->elapsed, el2, (size_t)k * sizeof *el2);
+            memcpy(s->kernel, ke2, (size_t)k * sizeof *ke2);
             s->n = k;
         }
         int np = metg_points_from_runs(s->iterations, s->elapsed, s->n, s->tasks, cores, peak,
                                        pts);
+        /* the kernel-time efficiency of each point: its runs' kernel time over their
+         * wall time x cores (-1 when a run has no Kernel Time line) */
+        metg_point_t *kpts = malloc((size_t)np * sizeof *kpts);
+        if (!kpts)
+            return 1;
+        int kok = 1;
+        for (int k = 0; k < np; k++) {
+            double ks = 0, es = 0;
+            for (int r = 0; r < s->n; r++) {
+                if (s->iterations[r] != pts[k].iterations)
+                    continue;
+                if (s->kernel[r] < 0)
+                    ks = -1e300;
+                ks += s->kernel[r];
+                es += s->elapsed[r];
+            }
+            kpts[k] = pts[k];
+            kpts[k].efficiency = (ks >= 0 && es > 0) ? ks / (es * cores) : -1;
+            if (ks < 0)
+                kok = 0;
+        }
         for (int k = 0; k < np; k++)
-            printf("point %s %s %ld %d %.6e %.3e %.6e %.5f %.1f\n", label, s->type,
+            printf("point %s %s %ld %d %.6e %.3e %.6e %.5f %.1f %.5f\n", label, s->type,
                    pts[k].iterations, pts[k].reps, pts[k].elapsed, pts[k].stddev,
-                   pts[k].granularity, pts[k].efficiency, (double)s->tasks / pts[k].elapsed);
+                   pts[k].granularity, pts[k].efficiency, (double)s->tasks / pts[k].elapsed,
+                   kpts[k].efficiency);
         double m = 0;
         int rc = metg_compute(pts, np, threshold, &m);
         printf("metg %s %s %s %.6e\n", label, s->type,
                rc == METG_OK ? "ok" : rc == METG_NONE_ABOVE ? "above"
                                     : rc == METG_NONE_BELOW ? "below" : "none",
                m);
+        if (kok) {
+            rc = metg_compute(kpts, np, threshold, &m);
+            printf("kmetg %s %s %s %.6e\n", label, s->type,
+                   rc == METG_OK ? "ok" : rc == METG_NONE_ABOVE ? "above"
+                                        : rc == METG_NONE_BELOW ? "below" : "none",
+                   m);
+        }
+        free(kpts);
         free(pts);
     }
     return 0;

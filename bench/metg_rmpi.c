@@ -21,6 +21,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,38 @@ typedef struct {
 } desc_t;
 
 static double g_timeout = 120.0; /* any one get */
+
+/* METG_TRACE=DIR: every task's (timestep, point, start, end) on this rank goes to
+ * DIR/metg-trace-RANK.txt at exit (CLOCK_MONOTONIC seconds; ranks of one node share
+ * the clock), to see how the tasks of a timestep overlap. */
+typedef struct { int64_t t, p; double start, end; } trace_t;
+static trace_t *g_trace;
+static long g_ntrace, g_trace_cap;
+static pthread_mutex_t g_trace_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void trace_add(int64_t t, int64_t p, double start, double end)
+{
+    pthread_mutex_lock(&g_trace_lock);
+    if (g_ntrace < g_trace_cap)
+        g_trace[g_ntrace++] = (trace_t){ t, p, start, end };
+    pthread_mutex_unlock(&g_trace_lock);
+}
+
+static void trace_dump(void)
+{
+    const char *dir = getenv("METG_TRACE");
+    if (!dir || !g_trace)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/metg-trace-%d.txt", dir, rmpi_rank());
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    for (long i = 0; i < g_ntrace; i++)
+        fprintf(f, "%d %lld %lld %.9f %.9f\n", rmpi_rank(), (long long)g_trace[i].t,
+                (long long)g_trace[i].p, g_trace[i].start, g_trace[i].end);
+    fclose(f);
+}
 
 /* The body of a task or an actor's step: arg 0 the desc, args 1.. the inputs. */
 static int run_point(rmpi_task_t *t)
@@ -65,7 +98,10 @@ static int run_point(rmpi_task_t *t)
     if (!out)
         return RMPI_ERR_NO_MEMORY;
     double local[METG_NDOUBLES];
+    double t0 = g_trace ? metg_now() : 0;
     int rc = metg_execute_point(&g, d.timestep, d.point, inputs, n, local);
+    if (g_trace)
+        trace_add(d.timestep, d.point, t0, metg_now());
     if (rc != 0)
         return rmpi_task_fail(t, "metg: timestep %lld point %lld: wrong input %d",
                               (long long)d.timestep, (long long)d.point, -1 - rc);
@@ -78,6 +114,13 @@ static int metg_task(rmpi_task_t *t)
     return run_point(t);
 }
 RMPI_REMOTE(metg_task)
+
+/* This rank's kernel time since the last call, in ns (and reset). */
+static int metg_ktime(rmpi_task_t *t)
+{
+    return rmpi_task_return_i64(t, 0, (int64_t)metg_kernel_time_take());
+}
+RMPI_REMOTE(metg_ktime)
 
 static int metg_empty(rmpi_task_t *t)
 {
@@ -237,7 +280,26 @@ static int drain_pending(ctx_t *c, int all)
     return RMPI_OK;
 }
 
-static int run_graph(const metg_graph_t *g, void *vctx, double *elapsed)
+/* Sum (and reset) the kernel time of every rank: one metg_ktime task per rank. */
+static double take_kernel_time(ctx_t *c)
+{
+    double sum = 0;
+    for (int r = 0; r < c->size; r++) {
+        rmpi_opts_t o = { .field_mask = RMPI_OPT_RANK, .rank = r };
+        rmpi_ref_t ref;
+        int64_t ns = 0;
+        if (rmpi_submit("metg_ktime", NULL, 0, &o, &ref) != RMPI_OK)
+            return -1;
+        int rc = rmpi_get_i64(ref, g_timeout, &ns);
+        rmpi_release(ref);
+        if (rc != RMPI_OK)
+            return -1;
+        sum += (double)ns * 1e-9;
+    }
+    return sum;
+}
+
+static int run_graph(const metg_graph_t *g, void *vctx, double *elapsed, double *kernel_s)
 {
     ctx_t *c = vctx;
     int rc = ensure(c, g);
@@ -249,6 +311,7 @@ static int run_graph(const metg_graph_t *g, void *vctx, double *elapsed)
     desc_t d = { .type = g->type, .width = w, .steps = g->steps, .radix = g->radix,
                  .period = g->period, .iterations = g->iterations };
     c->npending = 0;
+    take_kernel_time(c);
 
     double t0 = metg_now();
     for (long t = 0; t < g->steps; t++) {
@@ -302,6 +365,8 @@ static int run_graph(const metg_graph_t *g, void *vctx, double *elapsed)
     if (first == RMPI_OK)
         first = drain_pending(c, 1);
     *elapsed = metg_now() - t0;
+    if (first == RMPI_OK)
+        *kernel_s = take_kernel_time(c);
     return first;
 }
 
@@ -387,7 +452,9 @@ static void usage(FILE *f)
         "  --pin                tasks: run point p on rank p * size / width\n"
         "  --timeout S          limit of any one get (120)\n"
         "  --latency            round trip and burst of empty tasks and actor calls\n"
-        "  --count N            round trips of --latency (20000)\n");
+        "  --count N            round trips of --latency (20000)\n"
+        "Environment: METG_TRACE=DIR writes every task's start and end to\n"
+        "DIR/metg-trace-RANK.txt.\n");
 }
 
 int main(int argc, char **argv)
@@ -398,9 +465,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "metg_rmpi: class registration failed\n");
         return 1;
     }
+    if (getenv("METG_TRACE")) {
+        g_trace_cap = 1L << 20;
+        g_trace = calloc((size_t)g_trace_cap, sizeof *g_trace);
+    }
     int rc = rmpi_init(&argc, &argv);
-    if (rc == RMPI_WORKER_DONE)
+    if (rc == RMPI_WORKER_DONE) {
+        trace_dump();
         return rmpi_finalize() == RMPI_OK ? 0 : 1;
+    }
     if (rc != RMPI_OK) {
         fprintf(stderr, "metg_rmpi: rmpi_init: %s\n", rmpi_status_string(rc));
         return 1;
@@ -486,6 +559,8 @@ int main(int argc, char **argv)
     free(c.cur);
     free(c.pending);
     free(c.ready);
+    trace_dump();
+    free(g_trace);
     rc = rmpi_finalize();
     if (rc != RMPI_OK) {
         fprintf(stderr, "metg_rmpi: rmpi_finalize: %s\n", rmpi_status_string(rc));

@@ -1167,6 +1167,17 @@ int main(int argc, char **argv)
            "ratio");
     fflush(stdout);
     FILE *csv = opt.csv ? csv_open(opt.csv, size, cpus, store, transports) : NULL;
+    if (csv) { /* the rows this run will try, so that a reader can tell which are missing */
+        const char *sep = "";
+        fputs("# rows=", csv);
+        for (int i = 0; i < NROWS; i++)
+            if (selected(ROWS[i].name)) {
+                fprintf(csv, "%s%s", sep, ROWS[i].name);
+                sep = ",";
+            }
+        fputc('\n', csv);
+        fflush(csv);
+    }
 
     result_t results[NROWS];
     int nres = 0, failures = 0;
