@@ -284,14 +284,14 @@ if [ $plots = 1 ]; then
         mkdir -p "$imgdir"
         gp=$logs/plot.gp
         {
-            echo "set terminal pngcairo size 900,560 font ',11' noenhanced"
+            echo "set terminal pngcairo size 1100,560 font ',11' noenhanced"
             echo "set output '$imgdir/metg-efficiency-stencil_1d.png'"
             echo "set logscale x"
             echo "set xlabel 'task granularity (us) = wall time x cores / tasks'"
             echo "set ylabel 'efficiency (FLOP/s / peak FLOP/s)'"
             echo "set yrange [0:*]"
             echo "set grid"
-            echo "set key bottom right"
+            echo "set key outside right top"
             echo "set title 'Task Bench compute_bound, stencil_1d, width $np, $cores cores ($(date -u +%Y-%m-%d))'"
             printf "plot 0.5 title 'METG threshold (50%%)' with lines dashtype 2 lc rgb 'gray'"
             for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do

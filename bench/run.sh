@@ -192,16 +192,16 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo "| cores | $cores (threads per core: ${threads_per_core:-?}) |"
     echo "| memory | $mem |"
     echo "| load average (1, 5, 15 min) | before the run $load_start; after it $load_end |"
+    echo "| OS | ${os:-?}, Linux $(uname -r) |"
+    echo "| MPI | ${ompi_ver:-?} |"
+    echo "| UCX | ${ucx_ver:-?} |"
+    echo "| ray-mpi | commit $commit$dirty |"
     if awk -v l="${load_start%% *}" 'BEGIN { exit !(l > 0.5) }'; then
         echo
         echo "Other work was running on this machine when the run started (load average"
         echo "$load_start on $cores cores): it shared the CPUs, so the figures below, limits"
         echo "included, are likely low and noisy."
     fi
-    echo "| OS | ${os:-?}, Linux $(uname -r) |"
-    echo "| MPI | ${ompi_ver:-?} |"
-    echo "| UCX | ${ucx_ver:-?} |"
-    echo "| ray-mpi | commit $commit$dirty |"
     echo
     echo "## Commands"
     echo
