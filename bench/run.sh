@@ -106,8 +106,16 @@ rel() { # a path relative to the source root where possible, for the report
 
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-if awk -v l="${load_start%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-    echo "run.sh: warning: load average $load_start before the run: other work shares the CPUs" >&2
+cpu_busy() { # percent of all CPU time that was not idle during the next $1 seconds
+    local a b c d e f g h t1 i1 t2 i2
+    read -r _ a b c d e f g h _ < /proc/stat; t1=$((a+b+c+d+e+f+g+h)); i1=$((d+e))
+    sleep "$1"
+    read -r _ a b c d e f g h _ < /proc/stat; t2=$((a+b+c+d+e+f+g+h)); i2=$((d+e))
+    echo $(( t2 > t1 ? 100 - 100 * (i2 - i1) / (t2 - t1) : 0 ))
+}
+busy_start=$(cpu_busy 2)
+if [ "$busy_start" -gt 10 ]; then
+    echo "run.sh: warning: the CPUs were ${busy_start}% busy before the run: other work shares them" >&2
 fi
 t_start=$(date +%s)
 status=0
@@ -137,7 +145,6 @@ for n in $ranks; do
     fi
 done
 t_total=$(( $(date +%s) - t_start ))
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report -----------------------------------------------------------------------
 limit() { # limit TEST SIZE -> value
@@ -191,15 +198,15 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo "| CPU | ${cpu_model:-?}${hv:+ (virtual machine, $hv)} |"
     echo "| cores | $cores (threads per core: ${threads_per_core:-?}) |"
     echo "| memory | $mem |"
-    echo "| load average (1, 5, 15 min) | before the run $load_start; after it $load_end |"
+    echo "| CPU busy in the 2 s before the run | ${busy_start}% (load average $load_start) |"
     echo "| OS | ${os:-?}, Linux $(uname -r) |"
     echo "| MPI | ${ompi_ver:-?} |"
     echo "| UCX | ${ucx_ver:-?} |"
     echo "| ray-mpi | commit $commit$dirty |"
-    if awk -v l="${load_start%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+    if [ "$busy_start" -gt 10 ]; then
         echo
-        echo "Other work was running on this machine when the run started (load average"
-        echo "$load_start on $cores cores): it shared the CPUs, so the figures below, limits"
+        echo "Other work was running on this machine when the run started (the CPUs were"
+        echo "${busy_start}% busy): it shared the $cores cores, so the figures below, limits"
         echo "included, are likely low and noisy."
     fi
     echo
