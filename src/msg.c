@@ -226,7 +226,7 @@ out:
         free(m->data);
 }
 
-static void peer_failed(int rank, int status)
+void rmpi__msg_peer_failed_hook(int rank, int status)
 {
     rmpi__store_lock();
     rmpi__task_peer_failed_locked(rank);
@@ -263,11 +263,6 @@ void rmpi__msg_flush_hook(void)
     if (mq.ndirty > 0)
         flush();
     rmpi__task_queue_flush(); /* executors start after the messages left */
-}
-
-void rmpi__msg_peer_failed_hook(int rank, int status)
-{
-    peer_failed(rank, status);
 }
 
 void rmpi__msg_fini(void)

@@ -189,10 +189,8 @@ static int wait_obj_locked(rmpi_obj_t *o, int want_data, double deadline)
             break;
         if (o->state == RMPI_OBJ_READY && (!want_data || o->data != NULL))
             break;
-        if (want_data)
-            rmpi__obj_ensure_data_locked(o);
-        else if (o->state == RMPI_OBJ_PENDING)
-            rmpi__obj_ensure_data_locked(o); /* foreign: ask the owner */
+        if (want_data || o->state == RMPI_OBJ_PENDING)
+            rmpi__obj_ensure_data_locked(o); /* pull the bytes, or ask the owner */
         if (deadline >= 0 && rmpi_now() >= deadline) {
             rc = RMPI_ERR_TIMEOUT;
             break;

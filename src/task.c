@@ -146,7 +146,8 @@ static void complete_local_locked(rmpi_task_s *t, int status, const char *msg)
         }
     }
     release_args_locked(t);
-    atomic_fetch_sub(&rmpi__rt.inflight[rmpi__rt.rank], 1);
+    if (t->dest >= 0) /* placed: it counted in the load of its rank */
+        atomic_fetch_sub(&rmpi__rt.inflight[t->dest], 1);
     task_free(t);
 }
 
@@ -451,7 +452,7 @@ static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
     }
     if (t->dep_status != RMPI_OK) {
         /* Errors propagate: the results carry the dependency's error. */
-        atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1);
+        t->dest = -1; /* never placed */
         complete_local_locked(t, t->dep_status, t->dep_msg);
         return;
     }
@@ -472,8 +473,6 @@ static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
     HASH_ADD(hh, rmpi__rt.remote_tasks, seq, sizeof(t->seq), t);
     if (send_task_locked(t) != RMPI_OK) {
         HASH_DEL(rmpi__rt.remote_tasks, t);
-        atomic_fetch_sub(&rmpi__rt.inflight[dest], 1);
-        atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1);
         complete_local_locked(t, RMPI_ERR_NO_MEMORY, "out of memory sending the task");
     }
 }
@@ -1033,8 +1032,6 @@ void rmpi__task_handle_done(int src, const void *body, size_t len)
         return;
     }
     HASH_DEL(rmpi__rt.remote_tasks, t);
-    atomic_fetch_sub(&rmpi__rt.inflight[src], 1);
-    atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1); /* complete_local drops it */
     if (d.status != RMPI_OK) {
         char *msg = NULL;
         if (d.msglen <= (size_t)(end - p))
@@ -1096,8 +1093,6 @@ void rmpi__task_peer_failed_locked(int rank)
         if (t->dest != rank)
             continue;
         HASH_DEL(rmpi__rt.remote_tasks, t);
-        atomic_fetch_sub(&rmpi__rt.inflight[rank], 1);
-        atomic_fetch_add(&rmpi__rt.inflight[rmpi__rt.rank], 1);
         char what[300];
         char *msg = fmt_msg("rank %d died while running '%s'", rank,
                             rmpi__task_what(t, what, sizeof(what)));
