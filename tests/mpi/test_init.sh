@@ -6,7 +6,8 @@
 #    and the message names the variable;
 #  - a function registered on rank 1 only makes rmpi_init fail with
 #    RMPI_ERR_REGISTRY_MISMATCH on every rank, and the message names the ranks;
-#  - a name registered twice by constructors is reported by rmpi_init.
+#  - a name registered twice by constructors is reported by rmpi_init;
+#  - a bad or foreign job directory base is refused with RMPI_ERR_CONFIG.
 # Run from the tests build folder (make check does); RUN_MPI and PROBE may
 # point elsewhere.
 
@@ -77,6 +78,19 @@ for np in singleton 2; do
 
     # One name registered twice.
     probe $np RMPI_ERR_NAME_EXISTS PROBE_DUPLICATE=1 && stderr_has probe_fn
+
+    # The job directory: a relative RAYMPI_CORE_TMPDIR is invalid; a per-user
+    # directory that others may write to is refused, named, and left alone; a
+    # private one is used.
+    probe $np RMPI_ERR_CONFIG RAYMPI_CORE_TMPDIR=relative/dir && stderr_has RAYMPI_CORE_TMPDIR
+    mkdir -p "$work/open/rmpi-$(id -u)" && chmod 777 "$work/open/rmpi-$(id -u)"
+    probe $np RMPI_ERR_CONFIG "RAYMPI_CORE_TMPDIR=$work/open" &&
+        stderr_has "$work/open/rmpi-$(id -u)" "not a private directory"
+    mkdir -p "$work/private"
+    probe $np RMPI_OK "RAYMPI_CORE_TMPDIR=$work/private"
+    if [ -n "$(ls -A "$work/private/rmpi-$(id -u)" 2>/dev/null)" ]; then
+        fail "np $np: the job directory was left behind in $work/private/rmpi-$(id -u)"
+    fi
 done
 
 # names_rank R: the last run's stderr names rank R ("rank 1", "ranks 0 and 1", ...).
