@@ -565,7 +565,7 @@ int rmpi_init(int *argc, char ***argv)
     rmpi__rt.initialized = 1;
     rmpi__crash_init();
     rc = rmpi__exec_init(rmpi__rt.ncpus[me], rmpi__cfg.bind, sharing <= 1,
-                         rmpi__rt.spin_us, rmpi__task_run);
+                         rmpi__rt.spin_us, rmpi__task_run, rmpi__tp_help);
     if (rc == RMPI_OK)
         rc = rmpi__tp_start();
     if (rc != RMPI_OK) {

@@ -47,7 +47,8 @@ enum {
     ARGK_VALUE   = 0, /* bytes/scalar in the task's blob */
     ARGK_INLINE  = 1, /* a ref whose small value travelled in the blob */
     ARGK_AT      = 2, /* a ref whose bytes are at rank `holder` */
-    ARGK_FOREIGN = 3  /* a ref to ask its owner about */
+    ARGK_FOREIGN = 3, /* a ref to ask its owner about */
+    ARGK_PENDING = 4  /* a ref whose task runs on rank `holder`: ask that rank */
 };
 
 struct rmpi_task;
@@ -72,11 +73,18 @@ typedef struct {
     size_t size;
 } rmpi_tret_t;
 
+/* A rank that asked for a result of a task running here (REC_SUB). */
+typedef struct {
+    int32_t rank;
+    int32_t index;
+} rmpi_tsub_t;
+
 struct rmpi_task {
     rmpi_xnode_t   xn;         /* executor queue link; first member */
-    UT_hash_handle hh;         /* owner's table of tasks running elsewhere */
+    UT_hash_handle hh;         /* owner: tasks running elsewhere (key seq);
+                                  executor: other owners' tasks here (key seq, owner) */
     uint64_t       seq;
-    int            owner;
+    int32_t        owner;      /* right after seq: the executor's key */
     int            dest;
     uint32_t       fn;
     uint32_t       cpus_milli;
@@ -93,11 +101,14 @@ struct rmpi_task {
     char          *dep_msg;
     int            fail_status;
     char          *fail_msg;
+    rmpi_tsub_t   *subs;       /* executor: ranks to send results to straight away */
+    int            nsubs, subcap;
     rmpi_targ_t   *args;
     rmpi_tret_t   *rets;
     char          *blob;
 };
 typedef struct rmpi_task rmpi_task_s;
+#define RMPI_XKEY_LEN (sizeof(uint64_t) + sizeof(int32_t))
 
 /* ---- records between ranks (msg.c) ---- */
 #define RMPI_PROTO_VERSION 1
@@ -115,6 +126,8 @@ enum {
     REC_KILL,     /* actor id: kill it (to its host) */
     REC_NAME_REQ, /* named-actor registry request (to rank 0) */
     REC_NAME_REP, /* its reply */
+    REC_SUB,      /* object id: send me this result when the task making it ends */
+    REC_SUB_MISS, /* object id: that task is not here (any more): ask the owner */
     REC_MAX
 };
 
@@ -249,6 +262,7 @@ typedef struct {
     uint64_t       inline_max;
     _Atomic uint64_t next_seq;
     rmpi_task_s   *remote_tasks; /* owner's tasks running on other ranks (store lock) */
+    rmpi_task_s   *exec_tasks;   /* other owners' tasks on this rank, not over (store lock) */
     _Atomic uint64_t owned_objects;
     _Atomic uint64_t tasks_executed, tasks_submitted;
     /* shutdown */
@@ -268,6 +282,10 @@ void rmpi__obj_settled_locked(rmpi_obj_t *o);
 void rmpi__obj_handle_pull(int src, const void *body, size_t len);
 void rmpi__obj_handle_resolve(int src, const void *body, size_t len);
 void rmpi__obj_handle_resolved(int src, const void *body, size_t len);
+/* Tell rank dest what object id came to (REC_RESOLVED): failed with status and msg,
+ * else its bytes when small and here (data), else that they are at rank holder. */
+void rmpi__obj_send_resolved(int dest, rmpi_oid_t id, int status, const char *msg,
+                             const void *data, size_t size, int holder);
 void rmpi__obj_handle_free(int src, const void *body, size_t len);
 void rmpi__obj_handle_release(int src, const void *body, size_t len);
 void rmpi__obj_handle_data(const rmpi_tp_msg_t *m);
@@ -290,6 +308,8 @@ void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg);
 void rmpi__task_drop(rmpi_xnode_t *n);
 void rmpi__task_handle_task(int src, const void *body, size_t len);
 void rmpi__task_handle_done(int src, const void *body, size_t len);
+void rmpi__task_handle_sub(int src, const void *body, size_t len);
+void rmpi__task_handle_sub_miss(int src, const void *body, size_t len);
 void rmpi__task_peer_failed_locked(int rank);
 void rmpi__task_fini(void);
 int  rmpi__crash_init(void);

@@ -90,9 +90,10 @@ void rmpi__rec_commit(void *body)
     if (rmpi__tp_on_progress_thread()) {
         enqueue(o);
     } else {
-        /* Tasks to start and requests to answer hold another rank up; completions
-         * and frees can wait for the next batch. */
-        if (o->rec.type == REC_TASK || o->rec.type == REC_PULL || o->rec.type == REC_RESOLVE)
+        /* Tasks to start, requests to answer and results a waiting task wants hold
+         * another rank up; completions and frees can wait for the next batch. */
+        if (o->rec.type == REC_TASK || o->rec.type == REC_PULL || o->rec.type == REC_RESOLVE ||
+            o->rec.type == REC_RESOLVED || o->rec.type == REC_SUB)
             urgent = 1;
         o->work.fn = enqueue_work;
         rmpi__tp_post(&o->work);
@@ -207,6 +208,8 @@ static void handle_batch(const rmpi_tp_msg_t *m)
         case REC_KILL: rmpi__actor_handle_kill(src, body, blen); break;
         case REC_NAME_REQ: rmpi__actor_handle_name_req(src, body, blen); break;
         case REC_NAME_REP: rmpi__actor_handle_name_rep(src, body, blen); break;
+        case REC_SUB: rmpi__task_handle_sub(src, body, blen); break;
+        case REC_SUB_MISS: rmpi__task_handle_sub_miss(src, body, blen); break;
         case REC_SHUTDOWN:
             atomic_store(&rmpi__rt.shutdown_requested, 1);
             rmpi__waiter_notify(&rmpi__rt.shutdown_waiter);

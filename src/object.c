@@ -567,8 +567,8 @@ void rmpi__obj_handle_data(const rmpi_tp_msg_t *m)
     rmpi__store_unlock();
 }
 
-/* Owner side: answer a resolve for o (READY or FAILED) to rank dest. */
-static void send_resolved_locked(int dest, rmpi_oid_t id, rmpi_obj_t *o, int status)
+void rmpi__obj_send_resolved(int dest, rmpi_oid_t id, int status, const char *msg,
+                             const void *data, size_t size, int holder)
 {
     rmpi_wire_resolved_t r;
     const void *tail = NULL;
@@ -577,23 +577,21 @@ static void send_resolved_locked(int dest, rmpi_oid_t id, rmpi_obj_t *o, int sta
     memset(&r, 0, sizeof(r));
     r.id.hi = id.hi;
     r.id.lo = id.lo;
-    if (o == NULL) {
-        r.status = status;
-    } else if (o->state == RMPI_OBJ_FAILED) {
-        r.status = o->status;
-        tail = o->errmsg;
-        tlen = o->errmsg != NULL ? strlen(o->errmsg) : 0;
+    r.status = status;
+    if (status != RMPI_OK) {
+        tail = msg;
+        tlen = msg != NULL ? strlen(msg) : 0;
         r.msglen = (uint32_t)tlen;
-    } else if (o->data != NULL && o->size <= rmpi__rt.inline_max) {
+    } else if (data != NULL && size <= rmpi__rt.inline_max) {
         r.kind = RET_INLINE;
-        r.size = o->size;
+        r.size = size;
         r.holder = rmpi__rt.rank;
-        tail = o->data;
-        tlen = o->size;
+        tail = data;
+        tlen = size;
     } else {
         r.kind = RET_AT;
-        r.size = o->size;
-        r.holder = o->data != NULL ? rmpi__rt.rank : o->holder;
+        r.size = size;
+        r.holder = holder;
     }
     char *b = rmpi__rec_alloc(dest, REC_RESOLVED, sizeof(r) + tlen);
     if (b == NULL)
@@ -602,6 +600,18 @@ static void send_resolved_locked(int dest, rmpi_oid_t id, rmpi_obj_t *o, int sta
     if (tlen != 0)
         memcpy(b + sizeof(r), tail, tlen);
     rmpi__rec_commit(b);
+}
+
+/* Owner side: answer a resolve for o (READY or FAILED) to rank dest. */
+static void send_resolved_locked(int dest, rmpi_oid_t id, rmpi_obj_t *o, int status)
+{
+    if (o == NULL)
+        rmpi__obj_send_resolved(dest, id, status, NULL, NULL, 0, -1);
+    else if (o->state == RMPI_OBJ_FAILED)
+        rmpi__obj_send_resolved(dest, id, o->status, o->errmsg, NULL, 0, -1);
+    else
+        rmpi__obj_send_resolved(dest, id, RMPI_OK, NULL, o->data, o->size,
+                                o->data != NULL ? rmpi__rt.rank : o->holder);
 }
 
 typedef struct {
@@ -736,7 +746,8 @@ static void collect_lost(rmpi_obj_t *o, void *arg)
 {
     lost_t *l = arg;
     int lost = (o->state == RMPI_OBJ_READY && o->data == NULL && o->holder == l->rank) ||
-               (o->state == RMPI_OBJ_PENDING && !o->owned && rmpi_oid_owner(o->id) == l->rank);
+               (o->state == RMPI_OBJ_PENDING && !o->owned &&
+                (rmpi_oid_owner(o->id) == l->rank || (o->resolving && o->holder == l->rank)));
     if (!lost)
         return;
     if (l->n == l->cap) {
@@ -758,6 +769,13 @@ void rmpi__obj_peer_failed_locked(int rank)
     rmpi__obj_foreach(collect_lost, &l);
     for (size_t i = 0; i < l.n; i++) {
         rmpi_obj_t *o = l.list[i];
+        if (o->state == RMPI_OBJ_PENDING && rmpi_oid_owner(o->id) != rank) {
+            /* It was to come from the dead rank's task: the owner says what became of it. */
+            o->resolving = 0;
+            o->holder = -1;
+            rmpi__obj_ensure_data_locked(o);
+            continue;
+        }
         o->pulling = 0;
         o->resolving = 0;
         snprintf(msg, sizeof(msg), "object %d:%llu lost: rank %d died", rmpi_oid_owner(o->id),

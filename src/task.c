@@ -49,6 +49,7 @@ static void task_free(rmpi_task_s *t)
             rmpi__store_free(t->rets[i].data, t->rets[i].size);
     free(t->dep_msg);
     free(t->fail_msg);
+    free(t->subs);
     free(t);
 }
 
@@ -77,8 +78,11 @@ static int deferred_n; /* tasks rmpi__task_queue holds back (progress thread onl
 
 int rmpi__rank_load(int r)
 {
+    /* Both sides count what this rank placed there (waiting for its arguments too)
+     * plus what is queued or running there. */
     if (r == rmpi__rt.rank)
-        return rmpi__exec_queue_len() + rmpi__exec_running() +
+        return atomic_load_explicit(&rmpi__rt.inflight[r], memory_order_relaxed) +
+               rmpi__exec_queue_len() + rmpi__exec_running() +
                (rmpi__tp_on_progress_thread() ? deferred_n : 0);
     return atomic_load_explicit(&rmpi__rt.inflight[r], memory_order_relaxed) +
            atomic_load_explicit(&rmpi__rt.qlen[r], memory_order_relaxed);
@@ -179,15 +183,21 @@ static void send_done_locked(rmpi_task_s *t, int status, const char *msg)
             rmpi_tret_t *r = &t->rets[i];
             rmpi_wire_ret_t w = {RET_INLINE, RMPI_MEM_HOST, 0, 0, r->size};
             if (r->size > rmpi__rt.inline_max) {
-                /* Large: stays here as the primary copy; the owner learns where. */
-                rmpi_obj_t *o = rmpi__obj_create(rmpi_oid_make(t->owner, i, t->seq));
-                if (o != NULL) {
+                /* Large: stays here as the primary copy; the owner learns where.  A
+                 * task here may already wait for it (an entry made by its argument). */
+                rmpi_oid_t id = rmpi_oid_make(t->owner, i, t->seq);
+                rmpi_obj_t *o = rmpi__obj_find(id);
+                if (o == NULL)
+                    o = rmpi__obj_create(id);
+                if (o != NULL && o->state == RMPI_OBJ_PENDING) {
                     o->state = RMPI_OBJ_READY;
                     o->primary_here = 1;
+                    o->resolving = 0;
                     o->holder = rmpi__rt.rank;
                     o->data = r->data;
                     o->size = r->size;
                     r->data = NULL;
+                    rmpi__obj_settled_locked(o);
                 }
                 w.kind = RET_AT;
                 memcpy(p, &w, sizeof(w));
@@ -204,6 +214,50 @@ static void send_done_locked(rmpi_task_s *t, int status, const char *msg)
     rmpi__rec_commit(b);
 }
 
+/* Executor: the ranks that asked for results of t (REC_SUB) get them now, before
+ * the owner does: the task that waits for them must not wait for two trips. */
+static void send_subs_locked(rmpi_task_s *t, int status, const char *msg)
+{
+    for (int k = 0; k < t->nsubs; k++) {
+        rmpi_tsub_t *s = &t->subs[k];
+        rmpi_oid_t id = rmpi_oid_make(t->owner, s->index, t->seq);
+        rmpi_tret_t *r = &t->rets[s->index];
+        if (status != RMPI_OK)
+            rmpi__obj_send_resolved(s->rank, id, status, msg, NULL, 0, -1);
+        else /* large: RET_AT here, where send_done_locked keeps the primary copy */
+            rmpi__obj_send_resolved(s->rank, id, RMPI_OK, NULL, r->data != NULL ? r->data : "",
+                                    r->size, rmpi__rt.rank);
+    }
+}
+
+/* Executor: tasks here that wait for a small result of t (entries their arguments
+ * made) take it now instead of asking the owner. */
+static void settle_local_locked(rmpi_task_s *t, int status, const char *msg)
+{
+    for (int i = 0; i < t->nret; i++) {
+        rmpi_obj_t *o = rmpi__obj_find(rmpi_oid_make(t->owner, i, t->seq));
+        if (o == NULL || o->owned || o->state != RMPI_OBJ_PENDING)
+            continue;
+        o->resolving = 0;
+        o->holder = -1;
+        if (status != RMPI_OK) {
+            rmpi__obj_fail(o, status, msg);
+        } else {
+            rmpi_tret_t *r = &t->rets[i];
+            if (r->data == NULL && rmpi__store_alloc(0, 1, &r->data) != RMPI_OK) {
+                rmpi__obj_fail(o, RMPI_ERR_NO_MEMORY, "out of memory for a result");
+            } else {
+                o->data = r->data;
+                o->size = r->size;
+                o->holder = rmpi__rt.rank;
+                o->state = RMPI_OBJ_READY;
+                r->data = NULL;
+            }
+        }
+        rmpi__obj_settled_locked(o);
+    }
+}
+
 /* The task is over (ran, crashed, or a dependency failed): report and free it. */
 void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg)
 {
@@ -211,8 +265,11 @@ void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg)
         complete_local_locked(t, status, msg);
         return;
     }
+    HASH_DEL(rmpi__rt.exec_tasks, t);
     release_args_locked(t);
+    send_subs_locked(t, status, msg);
     send_done_locked(t, status, msg);
+    settle_local_locked(t, status, msg);
     task_free(t);
 }
 
@@ -283,6 +340,40 @@ static void exec_dep_fire(rmpi_waitnode_t *n, rmpi_obj_t *o)
         exec_ready_locked(t);
 }
 
+static rmpi_task_s *exec_task_find_locked(int owner, uint64_t seq)
+{
+    struct { uint64_t seq; int32_t owner; } key;
+    rmpi_task_s *t;
+
+    memset(&key, 0, sizeof(key));
+    key.seq = seq;
+    key.owner = owner;
+    HASH_FIND(hh, rmpi__rt.exec_tasks, &key, RMPI_XKEY_LEN, t);
+    return t;
+}
+
+/*
+ * An argument still being made by a task on rank `producer`: have that rank send
+ * it here when the task ends (one trip), rather than the owner after it heard (two).
+ * Here, the producing task's end settles it (settle_local_locked).  Where the task
+ * is not known, the owner is asked as usual.
+ */
+static void subscribe_locked(rmpi_obj_t *o, int producer)
+{
+    if (o->owned || o->state != RMPI_OBJ_PENDING || o->resolving ||
+        producer == rmpi_oid_owner(o->id))
+        return;
+    if (producer == rmpi__rt.rank) {
+        if (exec_task_find_locked(rmpi_oid_owner(o->id), o->id.lo) == NULL)
+            return;
+    } else {
+        rmpi_wire_id_t id = {o->id.hi, o->id.lo};
+        rmpi__rec_send(producer, REC_SUB, &id, sizeof(id));
+    }
+    o->resolving = 1;
+    o->holder = producer;
+}
+
 /* Make every ref argument's bytes local (pinned), then queue the task. */
 static void acquire_args_locked(rmpi_task_s *t)
 {
@@ -325,7 +416,9 @@ static void acquire_args_locked(rmpi_task_s *t)
             a->wn.want_data = 1;
             a->wn.fire = exec_dep_fire;
             rmpi__obj_wait(o, &a->wn);
-            rmpi__obj_ensure_data_locked(o);
+            if (a->kind == ARGK_PENDING)
+                subscribe_locked(o, a->holder);
+            rmpi__obj_ensure_data_locked(o); /* asks the owner unless subscribed */
         }
     }
     if (--t->deps == 0)
@@ -363,6 +456,53 @@ static int locality_rank_locked(rmpi_task_s *t)
         }
     }
     return best;
+}
+
+/* Owner: the rank running the task that makes pending object o (this rank when it
+ * runs here or waits here for its own arguments). */
+static int producer_rank_locked(const rmpi_obj_t *o)
+{
+    rmpi_task_s *p;
+
+    HASH_FIND(hh, rmpi__rt.remote_tasks, &o->id.lo, sizeof(o->id.lo), p);
+    return p != NULL ? p->dest : rmpi__rt.rank;
+}
+
+static long load_per_cpu(int r)
+{
+    return (long)rmpi__rank_load(r) * 1000 / (rmpi__rt.ncpus[r] > 0 ? rmpi__rt.ncpus[r] : 1);
+}
+
+/*
+ * Owner: a rank for a task some of whose owned arguments are still being made.
+ * When one rank makes all of them, that rank (its results then need no trip),
+ * unless the scheduler's usual pick is less loaded: placement follows the
+ * producers only while that keeps the ranks balanced, or a chain of tasks would
+ * pile up where it began.  -1: no preference.
+ */
+static int pending_rank_locked(rmpi_task_s *t)
+{
+    int producer = -1;
+
+    for (int i = 0; i < t->nargs; i++) {
+        rmpi_targ_t *a = &t->args[i];
+        if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
+            continue;
+        rmpi_obj_t *o = rmpi__obj_find(a->id);
+        if (o == NULL || o->state != RMPI_OBJ_PENDING)
+            continue;
+        int r = producer_rank_locked(o);
+        if (producer >= 0 && r != producer)
+            return -1;
+        producer = r;
+    }
+    if (producer < 0 || (uint64_t)rmpi__rt.ncpus[producer] * 1000 < t->cpus_milli)
+        return -1;
+    int alt = rmpi__place_choose(rmpi__rt.size, rmpi__rt.rank, rmpi__rt.ncpus, rmpi__rank_load,
+                                 t->cpus_milli, &rng_state);
+    if (alt < 0 || alt == producer || load_per_cpu(producer) <= load_per_cpu(alt))
+        return producer;
+    return alt;
 }
 
 /* Encode the spec for a remote executor. */
@@ -423,6 +563,12 @@ static int send_task_locked(rmpi_task_s *t)
                     wa.kind = ARGK_AT;
                     wa.size = o->size;
                     wa.holder = o->data != NULL ? rmpi__rt.rank : o->holder;
+                } else if (o != NULL && o->state == RMPI_OBJ_PENDING) {
+                    int producer = producer_rank_locked(o);
+                    if (producer != rmpi__rt.rank) { /* else the executor asks here */
+                        wa.kind = ARGK_PENDING;
+                        wa.holder = producer;
+                    }
                 }
             }
         }
@@ -437,7 +583,9 @@ static int send_task_locked(rmpi_task_s *t)
     return RMPI_OK;
 }
 
-/* Owner: every owned dependency is READY or FAILED; place and send the task. */
+/* Owner: place and send the task.  Its owned arguments are READY or FAILED, or,
+ * with early dispatch, some may still be PENDING: the executor then waits for them
+ * and gets them from the rank making them. */
 static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
 {
     /* (Actor calls go to their host even then: the failure must take its place in
@@ -459,6 +607,8 @@ static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
     int dest = fixed_rank;
     if (dest < 0)
         dest = locality_rank_locked(t);
+    if (dest < 0 && t->deps > 0)
+        dest = pending_rank_locked(t);
     if (dest < 0)
         dest = rmpi__place_choose(rmpi__rt.size, rmpi__rt.rank, rmpi__rt.ncpus, rmpi__rank_load,
                                   t->cpus_milli, &rng_state);
@@ -634,24 +784,16 @@ int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
         if (o == NULL) {
             for (int j = 0; j < i; j++) {
                 rmpi_targ_t *b = &t->args[j];
-                if (b->type != RMPI_ARG_REF || rmpi_oid_owner(b->id) != rmpi__rt.rank)
-                    continue;
-                rmpi_obj_t *p = rmpi__obj_find(b->id);
-                if (b->wn.fire != NULL)
-                    rmpi__obj_unwait(p, &b->wn);
-                p->task_refs--;
+                if (b->type == RMPI_ARG_REF && rmpi_oid_owner(b->id) == rmpi__rt.rank)
+                    rmpi__obj_find(b->id)->task_refs--;
             }
             rmpi__store_unlock();
             free(t);
             return rc;
         }
         o->task_refs++;
-        if (o->state == RMPI_OBJ_PENDING) {
+        if (o->state == RMPI_OBJ_PENDING)
             t->deps++;
-            a->wn.want_data = 0;
-            a->wn.fire = submit_dep_fire;
-            rmpi__obj_wait(o, &a->wn);
-        }
     }
     t->seq = atomic_fetch_add(&rmpi__rt.next_seq, 1);
     if (t->kind == TK_CALL)
@@ -670,8 +812,24 @@ int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
     }
     atomic_fetch_add(&rmpi__rt.owned_objects, (uint64_t)t->nret);
     atomic_fetch_add(&rmpi__rt.tasks_submitted, 1);
-    if (t->deps == 0)
+    if (t->deps > 0 && rmpi__cfg.early_dispatch) {
+        dispatch_locked(t, rank); /* placed and sent now; the executor waits */
+    } else if (t->deps > 0) {
+        /* Placed when the owned arguments are ready. */
+        for (int i = 0; i < t->nargs; i++) {
+            rmpi_targ_t *a = &t->args[i];
+            if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
+                continue;
+            rmpi_obj_t *o = rmpi__obj_find(a->id);
+            if (o->state == RMPI_OBJ_PENDING) {
+                a->wn.want_data = 0;
+                a->wn.fire = submit_dep_fire;
+                rmpi__obj_wait(o, &a->wn);
+            }
+        }
+    } else {
         dispatch_locked(t, rank);
+    }
     rmpi__store_unlock();
     return RMPI_OK;
 }
@@ -898,11 +1056,12 @@ void rmpi__task_run(rmpi_xnode_t *n)
     rmpi__task_finish_locked(t, status, msg != NULL ? msg : rmpi_status_string(status));
     rmpi__store_unlock();
     free(msg);
-    /* Tasks this one released for other ranks wait in the progress thread's queue:
-     * let that thread send them before this one starts the next task on what is often
-     * the same core.  Measured with Task Bench's stencil: without this, the ranks took
+    /* Tasks or results this one released for other ranks wait in the progress
+     * thread's queue: send them now, on this thread when the worker is free, else
+     * let that thread run before this one starts the next task on what is often the
+     * same core.  Measured with Task Bench's stencil: without this, the ranks took
      * turns instead of running together.  (Not for plain completions: those batch.) */
-    if (rmpi__msg_take_urgent())
+    if (rmpi__msg_take_urgent() && rmpi__tp_help() < 0)
         sched_yield();
 }
 
@@ -947,7 +1106,7 @@ void rmpi__task_handle_task(int src, const void *body, size_t len)
                 goto bad;
             q += RMPI_ALIGN_UP(a.size, 8);
             blob += RMPI_ALIGN_UP(a.size, 8);
-        } else if (a.kind == ARGK_AT) {
+        } else if (a.kind == ARGK_AT || a.kind == ARGK_PENDING) {
             if (a.holder < 0 || a.holder >= rmpi__rt.size)
                 goto bad;
         } else if (a.kind != ARGK_FOREIGN) {
@@ -1006,6 +1165,12 @@ void rmpi__task_handle_task(int src, const void *body, size_t len)
         }
     }
     rmpi__store_lock();
+    if (exec_task_find_locked(t->owner, t->seq) != NULL) {
+        rmpi__store_unlock();
+        task_free(t);
+        goto bad;
+    }
+    HASH_ADD(hh, rmpi__rt.exec_tasks, seq, RMPI_XKEY_LEN, t);
     acquire_args_locked(t);
     rmpi__store_unlock();
     return;
@@ -1085,6 +1250,66 @@ bad:
     rmpi_error(CORE, "dropping a malformed completion from rank %d", src);
 }
 
+static int read_wire_id(const void *body, size_t len, rmpi_oid_t *id)
+{
+    rmpi_wire_id_t w;
+
+    if (len < sizeof(w))
+        return -1;
+    memcpy(&w, body, sizeof(w));
+    id->hi = w.hi;
+    id->lo = w.lo;
+    return rmpi_oid_valid(*id) && rmpi_oid_owner(*id) < rmpi__rt.size ? 0 : -1;
+}
+
+/* Rank src waits for a result of a task here: send it when the task ends. */
+void rmpi__task_handle_sub(int src, const void *body, size_t len)
+{
+    rmpi_oid_t id;
+
+    if (read_wire_id(body, len, &id) != 0) {
+        rmpi_error(CORE, "dropping a malformed subscription from rank %d", src);
+        return;
+    }
+    rmpi__store_lock();
+    rmpi_task_s *t = exec_task_find_locked(rmpi_oid_owner(id), id.lo);
+    int idx = rmpi_oid_index(id);
+    if (t != NULL && idx < t->nret && t->nsubs == t->subcap) {
+        int cap = t->subcap ? t->subcap * 2 : 2;
+        rmpi_tsub_t *ns = realloc(t->subs, (size_t)cap * sizeof(*ns));
+        if (ns != NULL) {
+            t->subs = ns;
+            t->subcap = cap;
+        }
+    }
+    if (t != NULL && idx < t->nret && t->nsubs < t->subcap) {
+        t->subs[t->nsubs++] = (rmpi_tsub_t){src, idx};
+    } else {
+        /* Over already (or not here yet, or no memory): the owner answers. */
+        rmpi_wire_id_t w = {id.hi, id.lo};
+        rmpi__rec_send(src, REC_SUB_MISS, &w, sizeof(w));
+    }
+    rmpi__store_unlock();
+}
+
+/* The rank asked by subscribe_locked does not have the task: ask the owner. */
+void rmpi__task_handle_sub_miss(int src, const void *body, size_t len)
+{
+    rmpi_oid_t id;
+
+    if (read_wire_id(body, len, &id) != 0)
+        return;
+    rmpi__store_lock();
+    rmpi_obj_t *o = rmpi__obj_find(id);
+    if (o != NULL && !o->owned && o->state == RMPI_OBJ_PENDING && o->resolving &&
+        o->holder == src) {
+        o->resolving = 0;
+        o->holder = -1;
+        rmpi__obj_ensure_data_locked(o);
+    }
+    rmpi__store_unlock();
+}
+
 void rmpi__task_peer_failed_locked(int rank)
 {
     rmpi_task_s *t, *tmp;
@@ -1110,6 +1335,8 @@ void rmpi__task_fini(void)
         HASH_DEL(rmpi__rt.remote_tasks, t);
         task_free(t);
     }
+    /* Tasks still waiting for arguments at shutdown belong to their waiters. */
+    HASH_CLEAR(hh, rmpi__rt.exec_tasks);
     rmpi__store_unlock();
 }
 

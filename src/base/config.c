@@ -168,6 +168,10 @@ static const config_field_t fields[] = {
     FIELD("RAYMPI_SCHED_BATCH", "256",
           "most task specs or completions sent to one rank in one message",
           parse_int, batch, NULL),
+    FIELD("RAYMPI_SCHED_EARLY_DISPATCH", "yes",
+          "send a task to its rank while its arguments are still being made; the ranks "
+          "making them send them straight there (no: the owner waits for them first)",
+          parse_bool, early_dispatch, NULL),
     FIELD("RAYMPI_CORE_CATCH_CRASHES", "yes",
           "turn SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT inside a task into a task "
           "error "

@@ -24,6 +24,7 @@ typedef struct {
     int      num_cpus;         /* RAYMPI_SCHED_NUM_CPUS, 0 = auto */
     int      bind;             /* RAYMPI_SCHED_BIND */
     int      batch;            /* RAYMPI_SCHED_BATCH */
+    int      early_dispatch;   /* RAYMPI_SCHED_EARLY_DISPATCH */
     int      crash_handler;    /* RAYMPI_CORE_CATCH_CRASHES */
     double   shutdown_timeout; /* RAYMPI_CORE_SHUTDOWN_TIMEOUT */
     char     tmpdir[160];      /* RAYMPI_CORE_TMPDIR, "" = $TMPDIR or /tmp */

@@ -29,8 +29,10 @@ static struct {
     int              running;
     int64_t          free_milli;
     int              nthreads, idle, starting, stop;
+    int              spinning; /* idle threads polling: they will see new work */
     int              ncpus, bind, exclusive, spin_us, started;
     rmpi_exec_run_t  run;
+    int            (*poll)(void);
     hwloc_topology_t topo;
     hwloc_bitmap_t   set;
 } ex = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -104,13 +106,23 @@ static void *executor_main(void *arg)
         while (!ex.stop && (link = first_fit_locked()) == NULL) {
             if (ex.spin_us > 0) {
                 /* Poll a while before sleeping: a futex wake costs more than the
-                 * gap between two tasks. */
+                 * gap between two tasks.  The poll hook may bring the next task in
+                 * on this very thread. */
+                ex.spinning++;
                 pthread_mutex_unlock(&ex.lock);
                 double until = rmpi_now() + ex.spin_us * 1e-6;
                 while (atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0 &&
-                       rmpi_now() < until && !ex.stop)
-                    sched_yield();
+                       !ex.stop) {
+                    int did = ex.poll != NULL ? ex.poll() : -1;
+                    if (did > 0)
+                        until = rmpi_now() + ex.spin_us * 1e-6;
+                    else if (rmpi_now() >= until)
+                        break;
+                    else
+                        sched_yield();
+                }
                 pthread_mutex_lock(&ex.lock);
+                ex.spinning--;
                 if (ex.stop || (link = first_fit_locked()) != NULL)
                     break;
             }
@@ -189,11 +201,12 @@ static void kick_locked(void)
      * or starting thread can take the task. */
     if (ex.idle > 0)
         pthread_cond_signal(&ex.cond);
-    else if (ex.starting == 0)
+    else if (ex.starting == 0 && ex.spinning == 0)
         spawn_locked();
 }
 
-int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_run_t run)
+int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_run_t run,
+                    int (*poll)(void))
 {
     pthread_mutex_lock(&ex.lock);
     ex.head = ex.tail = NULL;
@@ -205,6 +218,8 @@ int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_r
     ex.exclusive = exclusive;
     ex.spin_us = spin_us;
     ex.run = run;
+    ex.poll = poll;
+    ex.spinning = 0;
     if (bind) {
         if (hwloc_topology_init(&ex.topo) == 0 && hwloc_topology_load(ex.topo) == 0) {
             ex.set = hwloc_bitmap_alloc();

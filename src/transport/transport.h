@@ -1,8 +1,10 @@
 /*
- * Transport: one UCX worker per rank, owned by one progress thread.  Other threads
+ * Transport: one UCX worker per rank, driven by one progress thread, or for a pass
+ * by another thread that has nothing better to do (rmpi__tp_help).  Other threads
  * hand it work with rmpi__tp_post() (wait-free) and it wakes through the worker's
  * own wake-up.  Every function marked "progress thread" may be called only from a
- * posted work item, a handler or a hook.  This layer knows nothing of tasks or
+ * posted work item, a handler or a hook (which run in a pass, whichever thread
+ * drives it).  This layer knows nothing of tasks or
  * objects: messages are (active-message id, header, data).
  */
 #ifndef RMPI_TRANSPORT_H
@@ -55,6 +57,11 @@ void rmpi__tp_set_handler(int am_id, rmpi_tp_handler_t handler, rmpi_tp_alloc_t 
 void rmpi__tp_set_spin(int spin_us);
 /* Start the progress thread. */
 int  rmpi__tp_start(void);
+/* Any thread but a handler: if no other thread is driving the worker, run one pass
+ * of progress (posted work, sends, arriving messages and their handlers, the idle
+ * hook) on this thread, as the progress thread would.  Returns the events handled,
+ * or -1 when another thread holds the worker (or before start, after fini). */
+int  rmpi__tp_help(void);
 /* Run w->fn on the progress thread soon.  Any thread. */
 void rmpi__tp_post(rmpi_tp_work_t *w);
 /* Progress thread: send an active message; cb runs once hdr and data may be reused

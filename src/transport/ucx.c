@@ -1,7 +1,10 @@
 /*
  * UCX transport: active messages (eager for control, rendezvous for large
  * payloads, which UCX carries zero-copy: CMA/RMA on a node, RDMA on fabrics), one
- * worker in single-thread mode owned by the progress thread.
+ * worker in serialized mode, driven by whoever holds the progress lock: the
+ * progress thread, or an idle or just-finished executor thread that helps
+ * (rmpi__tp_help), so that a message can leave and a task can start without
+ * waking another thread.
  */
 #include "transport.h"
 #include "base/config.h"
@@ -66,6 +69,8 @@ static struct {
     atomic_int       quiet; /* shutting down: endpoint errors are expected */
     pthread_t        thread;
     int              running;
+    pthread_mutex_t  plock;    /* held by the thread driving the worker */
+    atomic_int       helpable; /* other threads may drive it (between start and fini) */
     _Atomic uint64_t sent, received;
     _Atomic uint64_t sent_cls[3], recv_cls[3];
     char            *cls; /* per rank: RMPI_TP_* */
@@ -121,6 +126,7 @@ int rmpi__tp_init(const rmpi_tp_params_t *params, void **addr, size_t *addrlen)
     memset(&tp, 0, sizeof(tp));
     tp.params = *params;
     tp.efd = tp.epfd = -1;
+    pthread_mutex_init(&tp.plock, NULL);
     rmpi_mpsc_init(&tp.posted);
     if (params->err_handling == RMPI_ERRH_YES) {
         /* In peer error mode UCX 1.13 silently drops shared memory unless these are
@@ -146,7 +152,7 @@ int rmpi__tp_init(const rmpi_tp_params_t *params, void **addr, size_t *addrlen)
     }
     memset(&wp, 0, sizeof(wp));
     wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
-    wp.thread_mode = UCS_THREAD_MODE_SINGLE;
+    wp.thread_mode = UCS_THREAD_MODE_SERIALIZED; /* one thread at a time: tp.plock */
     s = ucp_worker_create(tp.ctx, &wp, &tp.worker);
     if (s != UCS_OK) {
         rmpi_error(MOD, "ucp_worker_create: %s", ucs_status_string(s));
@@ -501,6 +507,29 @@ static int progress_once(void)
     return n;
 }
 
+/* One pass holding the progress lock: the number of events, or -1 when another
+ * thread holds it (or, for a helper, the worker is not open to helpers). */
+static int pass_try(int helper)
+{
+    if (on_progress_thread || pthread_mutex_trylock(&tp.plock) != 0)
+        return -1;
+    int n = -1;
+    if (!helper || atomic_load_explicit(&tp.helpable, memory_order_relaxed)) {
+        on_progress_thread = 1;
+        n = progress_once();
+        on_progress_thread = 0;
+    }
+    pthread_mutex_unlock(&tp.plock);
+    return n;
+}
+
+int rmpi__tp_help(void)
+{
+    if (!atomic_load_explicit(&tp.helpable, memory_order_relaxed))
+        return -1;
+    return pass_try(1);
+}
+
 static void sleep_until_woken(void)
 {
     struct epoll_event ev;
@@ -510,8 +539,14 @@ static void sleep_until_woken(void)
         atomic_store(&tp.sleeping, 0);
         return;
     }
+    if (pthread_mutex_trylock(&tp.plock) != 0) { /* a helper is driving: not idle */
+        atomic_store(&tp.sleeping, 0);
+        return;
+    }
     ucs_status_t s = ucp_worker_arm(tp.worker);
+    pthread_mutex_unlock(&tp.plock);
     if (s == UCS_OK) {
+        /* A helper may take the events first: the wake-up is then spurious. */
         int r = epoll_wait(tp.epfd, &ev, 1, 1000);
         if (r < 0 && errno != EINTR)
             rmpi_warn(MOD, "epoll_wait: %m");
@@ -526,10 +561,12 @@ static void *progress_main(void *arg)
     double idle_since = -1;
     int spin_us = tp.params.spin_us;
 
-    on_progress_thread = 1;
     while (!atomic_load_explicit(&tp.stop, memory_order_relaxed)) {
-        if (progress_once() != 0) {
+        int n = pass_try(0);
+        if (n != 0) { /* work done, or a helper is driving the worker */
             idle_since = -1;
+            if (n < 0)
+                sched_yield();
             continue;
         }
         if (spin_us < 0) { /* pure spin */
@@ -569,6 +606,7 @@ int rmpi__tp_start(void)
         return RMPI_ERR_NO_MEMORY;
     }
     tp.running = 1;
+    atomic_store_explicit(&tp.helpable, 1, memory_order_release);
     return RMPI_OK;
 }
 
@@ -587,6 +625,10 @@ static void wait_request(ucs_status_ptr_t sp, double deadline)
 
 void rmpi__tp_fini(void)
 {
+    /* No helper from here on (one in a pass finishes it first). */
+    pthread_mutex_lock(&tp.plock);
+    atomic_store(&tp.helpable, 0);
+    pthread_mutex_unlock(&tp.plock);
     if (tp.running) {
         atomic_store(&tp.stop, 1);
         ucp_worker_signal(tp.worker);
