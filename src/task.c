@@ -1046,6 +1046,7 @@ void rmpi__task_run(rmpi_xnode_t *n)
                           rmpi_status_string(rc));
     }
     rmpi__exec_task_ending();
+    rmpi__tp_hold_wakes(); /* this thread sends what it posts below, or wakes */
     rmpi__store_lock();
     if (t->kind != TK_TASK) {
         /* The actor learns how it went; a crash kills it and the call reports that. */
@@ -1061,7 +1062,8 @@ void rmpi__task_run(rmpi_xnode_t *n)
      * let that thread run before this one starts the next task on what is often the
      * same core.  Measured with Task Bench's stencil: without this, the ranks took
      * turns instead of running together.  (Not for plain completions: those batch.) */
-    if (rmpi__msg_take_urgent() && rmpi__tp_help() < 0)
+    int urgent = rmpi__msg_take_urgent();
+    if (rmpi__tp_release_wakes(urgent) < 0 && urgent)
         sched_yield();
 }
 

@@ -30,6 +30,8 @@ static struct {
     int64_t          free_milli;
     int              nthreads, idle, starting, stop;
     int              spinning; /* idle threads polling: they will see new work */
+    int              ending;   /* threads whose task gave its cpus back, not yet looking
+                                  for the next one: they will take it */
     int              ncpus, bind, exclusive, spin_us, started;
     rmpi_exec_run_t  run;
     int            (*poll)(void);
@@ -152,6 +154,8 @@ static void *executor_main(void *arg)
         if (!my_released) {
             ex.free_milli += my_cpus;
             ex.running--;
+        } else {
+            ex.ending--;
         }
         my_released = 0;
         /* More threads than cpus exist after blocked tasks resumed: shrink. */
@@ -201,7 +205,7 @@ static void kick_locked(void)
      * or starting thread can take the task. */
     if (ex.idle > 0)
         pthread_cond_signal(&ex.cond);
-    else if (ex.starting == 0 && ex.spinning == 0)
+    else if (ex.starting == 0 && ex.spinning == 0 && ex.ending == 0)
         spawn_locked();
 }
 
@@ -219,7 +223,7 @@ int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_r
     ex.spin_us = spin_us;
     ex.run = run;
     ex.poll = poll;
-    ex.spinning = 0;
+    ex.spinning = ex.ending = 0;
     if (bind) {
         if (hwloc_topology_init(&ex.topo) == 0 && hwloc_topology_load(ex.topo) == 0) {
             ex.set = hwloc_bitmap_alloc();
@@ -261,6 +265,7 @@ void rmpi__exec_task_ending(void)
     ex.free_milli += my_cpus;
     ex.running--;
     my_released = 1;
+    ex.ending++;
     kick_locked();
     pthread_mutex_unlock(&ex.lock);
 }

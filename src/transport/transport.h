@@ -62,6 +62,12 @@ int  rmpi__tp_start(void);
  * hook) on this thread, as the progress thread would.  Returns the events handled,
  * or -1 when another thread holds the worker (or before start, after fini). */
 int  rmpi__tp_help(void);
+/* A thread about to post work and then help (a finishing executor): its posts do
+ * not wake the progress thread until rmpi__tp_release_wakes(help), which first
+ * helps when help is set, and wakes the thread if no pass of its own ran.  Returns
+ * what rmpi__tp_help returned, or -1 without help. */
+void rmpi__tp_hold_wakes(void);
+int  rmpi__tp_release_wakes(int help);
 /* Run w->fn on the progress thread soon.  Any thread. */
 void rmpi__tp_post(rmpi_tp_work_t *w);
 /* Progress thread: send an active message; cb runs once hdr and data may be reused

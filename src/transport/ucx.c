@@ -474,12 +474,38 @@ int rmpi__tp_peer_transports(int rank, char *buf, size_t size)
     return RMPI_OK;
 }
 
-void rmpi__tp_post(rmpi_tp_work_t *w)
+static __thread int wakes_held, wake_missed;
+
+static void wake_progress_thread(void)
 {
-    rmpi_mpsc_push(&tp.posted, &w->node);
     /* Dekker pairing with the progress thread's sleeping/empty check. */
     if (atomic_load(&tp.sleeping) && atomic_exchange(&tp.sleeping, 0))
         ucp_worker_signal(tp.worker);
+}
+
+void rmpi__tp_post(rmpi_tp_work_t *w)
+{
+    rmpi_mpsc_push(&tp.posted, &w->node);
+    if (wakes_held)
+        wake_missed = 1;
+    else
+        wake_progress_thread();
+}
+
+void rmpi__tp_hold_wakes(void)
+{
+    wakes_held = 1;
+}
+
+int rmpi__tp_release_wakes(int help)
+{
+    int n = help ? rmpi__tp_help() : -1;
+
+    wakes_held = 0;
+    if (wake_missed && n < 0) /* nobody ran a pass for certain: wake the thread */
+        wake_progress_thread();
+    wake_missed = 0;
+    return n;
 }
 
 static int drain_posted(void)
