@@ -11,6 +11,7 @@
 #include "core.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -926,6 +927,8 @@ static struct sigaction               old_actions[NCRASH];
 static const int                      crash_signals[NCRASH] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
                                                                SIGABRT};
 static int                            crash_installed;
+static __thread int                   thread_mask_known;
+static __thread sigset_t              thread_mask;
 
 static void crash_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -1005,18 +1008,25 @@ void rmpi__task_run(rmpi_xnode_t *n)
     const char *kind = t->kind == TK_TASK ? "function" : t->kind == TK_CREATE ? "constructor"
                                                                                 : "method";
 
-    const char *name = rmpi__task_what(t, what, sizeof(what));
     cur_task = t;
     if (crash_installed) {
-        if (sigsetjmp(crash_jmp, 1) == 0) {
+        /* The signal mask is not saved per task (a system call each): the thread's
+         * mask, taken once, is put back after a crash (the handler blocked the signal). */
+        if (!thread_mask_known) {
+            pthread_sigmask(SIG_SETMASK, NULL, &thread_mask);
+            thread_mask_known = 1;
+        }
+        if (sigsetjmp(crash_jmp, 0) == 0) {
             crash_armed = 1;
             rc = run_body(t);
             crash_armed = 0;
         } else {
+            pthread_sigmask(SIG_SETMASK, &thread_mask, NULL);
             rc = RMPI_ERR_TASK_CRASHED;
             crashed = 1;
-            msg = fmt_msg("%s '%s' on rank %d crashed: %s at address %p", kind, name,
-                          rmpi__rt.rank, signal_text(crash_sig), crash_addr);
+            msg = fmt_msg("%s '%s' on rank %d crashed: %s at address %p", kind,
+                          rmpi__task_what(t, what, sizeof(what)), rmpi__rt.rank,
+                          signal_text(crash_sig), crash_addr);
             rmpi_warn(CORE, "%s; the rank goes on, but the task's memory may be corrupt",
                       msg ? msg : "a task crashed");
         }
@@ -1039,6 +1049,7 @@ void rmpi__task_run(rmpi_xnode_t *n)
         status = RMPI_ERR_TASK_CRASHED;
     } else if (t->fail_msg != NULL || rc != RMPI_OK) {
         status = RMPI_ERR_TASK_FAILED;
+        const char *name = rmpi__task_what(t, what, sizeof(what));
         if (t->fail_msg != NULL)
             msg = fmt_msg("%s '%s' on rank %d: %s", kind, name, rmpi__rt.rank, t->fail_msg);
         else

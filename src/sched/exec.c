@@ -113,15 +113,19 @@ static void *executor_main(void *arg)
                 ex.spinning++;
                 pthread_mutex_unlock(&ex.lock);
                 double until = rmpi_now() + ex.spin_us * 1e-6;
-                while (atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0 &&
-                       !ex.stop) {
+                for (unsigned empty = 0; atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0 &&
+                                         !ex.stop;) {
                     int did = ex.poll != NULL ? ex.poll() : -1;
-                    if (did > 0)
+                    if (did > 0) {
                         until = rmpi_now() + ex.spin_us * 1e-6;
-                    else if (rmpi_now() >= until)
+                        empty = 0;
+                    } else if (rmpi_now() >= until) {
                         break;
-                    else
-                        sched_yield();
+                    } else if (did < 0 || ++empty % 8 == 0) {
+                        sched_yield(); /* every few empty polls: others may need the core */
+                    } else {
+                        rmpi_cpu_relax();
+                    }
                 }
                 pthread_mutex_lock(&ex.lock);
                 ex.spinning--;
