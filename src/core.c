@@ -753,6 +753,7 @@ int rmpi_stats_get(rmpi_stats_t *user, size_t size)
     out->bytes_received_shm = rmpi__tp_bytes_received_class(RMPI_TP_SHM);
     out->bytes_received_net = rmpi__tp_bytes_received_class(RMPI_TP_NET);
     out->actors_hosted = rmpi__actor_count();
+    out->args_forwarded = atomic_load(&rmpi__rt.args_forwarded);
     snprintf(out->job_dir, sizeof(out->job_dir), "%s", rmpi__jobdir_path());
     out->num_cpus = rmpi__rt.ncpus[rmpi__rt.rank];
     memcpy(user, out, size < sizeof(*out) ? size : sizeof(*out));

@@ -265,6 +265,7 @@ typedef struct {
     rmpi_task_s   *exec_tasks;   /* other owners' tasks on this rank, not over (store lock) */
     _Atomic uint64_t owned_objects;
     _Atomic uint64_t tasks_executed, tasks_submitted;
+    _Atomic uint64_t args_forwarded;
     /* shutdown */
     atomic_int     shutdown_requested;
     atomic_char   *acked;     /* driver: ranks that acknowledged shutdown (or died) */

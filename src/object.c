@@ -675,6 +675,8 @@ void rmpi__obj_handle_resolved(int src, const void *body, size_t len)
         return;
     }
     o->resolving = 0;
+    if (src != rmpi_oid_owner(id)) /* from the producing rank (subscribe_locked) */
+        atomic_fetch_add_explicit(&rmpi__rt.args_forwarded, 1, memory_order_relaxed);
     if (r.status != RMPI_OK) {
         char msg[1024];
         if (r.msglen > 0 && r.msglen <= tlen)

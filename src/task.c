@@ -191,6 +191,9 @@ static void send_done_locked(rmpi_task_s *t, int status, const char *msg)
                 if (o == NULL)
                     o = rmpi__obj_create(id);
                 if (o != NULL && o->state == RMPI_OBJ_PENDING) {
+                    if (o->waiters != NULL)
+                        atomic_fetch_add_explicit(&rmpi__rt.args_forwarded, 1,
+                                                  memory_order_relaxed);
                     o->state = RMPI_OBJ_READY;
                     o->primary_here = 1;
                     o->resolving = 0;
@@ -241,6 +244,7 @@ static void settle_local_locked(rmpi_task_s *t, int status, const char *msg)
             continue;
         o->resolving = 0;
         o->holder = -1;
+        atomic_fetch_add_explicit(&rmpi__rt.args_forwarded, 1, memory_order_relaxed);
         if (status != RMPI_OK) {
             rmpi__obj_fail(o, status, msg);
         } else {

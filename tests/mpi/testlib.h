@@ -236,7 +236,7 @@ static TL_UNUSED int64_t tl_hash(const void *buf, size_t n)
  * ------------------------------------------------------------------------------ */
 
 enum { TL_STAT_STORE_BYTES, TL_STAT_NUM_CPUS, TL_STAT_STORE_CAPACITY, TL_STAT_RANK,
-       TL_STAT_STORE_OBJECTS, TL_STAT_TASKS_EXECUTED };
+       TL_STAT_STORE_OBJECTS, TL_STAT_TASKS_EXECUTED, TL_STAT_ARGS_FORWARDED };
 
 /* tl_stat(field: i64) -> i64: one of this rank's counters. */
 static TL_UNUSED int tl_stat(rmpi_task_t *t)
@@ -254,6 +254,7 @@ static TL_UNUSED int tl_stat(rmpi_task_t *t)
     case TL_STAT_RANK:            v = rmpi_rank(); break;
     case TL_STAT_STORE_OBJECTS:   v = (int64_t)s.store_objects; break;
     case TL_STAT_TASKS_EXECUTED:  v = (int64_t)s.tasks_executed; break;
+    case TL_STAT_ARGS_FORWARDED:  v = (int64_t)s.args_forwarded; break;
     default: return rmpi_task_fail(t, "no counter %lld", (long long)field);
     }
     return rmpi_task_return_i64(t, 0, v);
