@@ -160,6 +160,7 @@ typedef struct {
     rmpi_ref_t *pending; /* refs nothing consumes, kept until ready */
     int *ready;
     long npending, cap;
+    long drain_at;       /* drain when npending reaches it (doubles: linear total cost) */
     long width;
     char err[512];
 } ctx_t;
@@ -311,6 +312,7 @@ static int run_graph(const metg_graph_t *g, void *vctx, double *elapsed, double 
     desc_t d = { .type = g->type, .width = w, .steps = g->steps, .radix = g->radix,
                  .period = g->period, .iterations = g->iterations };
     c->npending = 0;
+    c->drain_at = 0;
     take_kernel_time(c);
 
     double t0 = metg_now();
@@ -347,8 +349,11 @@ static int run_graph(const metg_graph_t *g, void *vctx, double *elapsed, double 
                     return rc;
                 }
             }
-            if (c->npending >= 4 * w && (rc = drain_pending(c, 0)) != RMPI_OK)
-                return rc;
+            if (c->npending >= c->drain_at && c->npending >= 4 * w) {
+                if ((rc = drain_pending(c, 0)) != RMPI_OK)
+                    return rc;
+                c->drain_at = 2 * c->npending;
+            }
         }
         rmpi_ref_t *tmp = c->prev;
         c->prev = c->cur;
