@@ -17,7 +17,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <uthash.h>
+#include "base/hash.h"
 
 #define CORE "core"
 

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
+#include "base/hash.h"
 
 typedef struct { uint64_t hi, lo; } rmpi_oid_t;
 

@@ -526,6 +526,10 @@ static int progress_once(void)
     int n = drain_posted();
     int k;
 
+    /* What was posted (e.g. a finished task's results) leaves before the worker is
+     * polled for arrivals, then what the arrivals' handlers queued. */
+    if (n != 0 && tp.params.idle_hook != NULL)
+        tp.params.idle_hook();
     while ((k = (int)ucp_worker_progress(tp.worker)) != 0)
         n += k;
     if (tp.params.idle_hook != NULL)
