@@ -64,6 +64,7 @@ typedef struct {
     const void        *data;   /* resolved bytes */
     size_t             size;
     rmpi_obj_t        *pin;    /* local object pinned while the task needs it */
+    rmpi_obj_t        *obj;    /* owner: its own object (task_refs holds it), else NULL */
     rmpi_waitnode_t    wn;
     struct rmpi_task  *task;
 } rmpi_targ_t;

@@ -110,7 +110,7 @@ static void release_args_locked(rmpi_task_s *t)
             rmpi_targ_t *a = &t->args[i];
             if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
                 continue;
-            rmpi_obj_t *o = rmpi__obj_find(a->id);
+            rmpi_obj_t *o = a->obj;
             if (o != NULL && o->task_refs > 0) {
                 o->task_refs--;
                 rmpi__obj_maybe_free_locked(o);
@@ -440,7 +440,7 @@ static int locality_rank_locked(rmpi_task_s *t)
         rmpi_targ_t *a = &t->args[i];
         if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
             continue;
-        rmpi_obj_t *o = rmpi__obj_find(a->id);
+        rmpi_obj_t *o = a->obj;
         if (o == NULL || o->state != RMPI_OBJ_READY || o->size <= rmpi__rt.inline_max)
             continue;
         int h = o->data != NULL ? rmpi__rt.rank : o->holder;
@@ -449,7 +449,7 @@ static int locality_rank_locked(rmpi_task_s *t)
             rmpi_targ_t *b = &t->args[j];
             if (b->type != RMPI_ARG_REF || rmpi_oid_owner(b->id) != rmpi__rt.rank)
                 continue;
-            rmpi_obj_t *p = rmpi__obj_find(b->id);
+            rmpi_obj_t *p = b->obj;
             if (p != NULL && p->state == RMPI_OBJ_READY && p->size > rmpi__rt.inline_max &&
                 (p->data != NULL ? rmpi__rt.rank : p->holder) == h)
                 bytes += p->size;
@@ -493,7 +493,7 @@ static int pending_rank_locked(rmpi_task_s *t)
         rmpi_targ_t *a = &t->args[i];
         if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
             continue;
-        rmpi_obj_t *o = rmpi__obj_find(a->id);
+        rmpi_obj_t *o = a->obj;
         if (o == NULL || o->state != RMPI_OBJ_PENDING)
             continue;
         int r = producer_rank_locked(o);
@@ -521,7 +521,7 @@ static int send_task_locked(rmpi_task_s *t)
         if (a->type != RMPI_ARG_REF) {
             len += RMPI_ALIGN_UP(a->size, 8);
         } else if (rmpi_oid_owner(a->id) == rmpi__rt.rank) {
-            rmpi_obj_t *o = rmpi__obj_find(a->id);
+            rmpi_obj_t *o = a->obj;
             if (o != NULL && o->data != NULL && o->size <= rmpi__rt.inline_max)
                 len += RMPI_ALIGN_UP(o->size, 8);
         }
@@ -559,7 +559,7 @@ static int send_task_locked(rmpi_task_s *t)
             wa.id.lo = a->id.lo;
             wa.kind = ARGK_FOREIGN;
             if (rmpi_oid_owner(a->id) == rmpi__rt.rank) {
-                rmpi_obj_t *o = rmpi__obj_find(a->id);
+                rmpi_obj_t *o = a->obj;
                 if (o != NULL && o->data != NULL && o->size <= rmpi__rt.inline_max) {
                     wa.kind = ARGK_INLINE;
                     wa.size = o->size;
@@ -599,7 +599,7 @@ static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
         rmpi_targ_t *a = &t->args[i];
         if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
             continue;
-        rmpi_obj_t *o = rmpi__obj_find(a->id);
+        rmpi_obj_t *o = a->obj;
         if (o != NULL && o->state == RMPI_OBJ_FAILED)
             dep_fail(t, o->status, o->errmsg);
     }
@@ -790,13 +790,14 @@ int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
             for (int j = 0; j < i; j++) {
                 rmpi_targ_t *b = &t->args[j];
                 if (b->type == RMPI_ARG_REF && rmpi_oid_owner(b->id) == rmpi__rt.rank)
-                    rmpi__obj_find(b->id)->task_refs--;
+                    b->obj->task_refs--;
             }
             rmpi__store_unlock();
             free(t);
             return rc;
         }
         o->task_refs++;
+        a->obj = o; /* alive while task_refs holds it */
         if (o->state == RMPI_OBJ_PENDING)
             t->deps++;
     }
@@ -825,7 +826,7 @@ int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
             rmpi_targ_t *a = &t->args[i];
             if (a->type != RMPI_ARG_REF || rmpi_oid_owner(a->id) != rmpi__rt.rank)
                 continue;
-            rmpi_obj_t *o = rmpi__obj_find(a->id);
+            rmpi_obj_t *o = a->obj;
             if (o->state == RMPI_OBJ_PENDING) {
                 a->wn.want_data = 0;
                 a->wn.fire = submit_dep_fire;
