@@ -260,6 +260,7 @@ typedef struct {
     atomic_int    *qlen;      /* queue length each rank last reported */
     int            max_cpus;  /* largest ncpus of any rank */
     int            spin_us;   /* waiting threads poll this long before sleeping */
+    int            busy_us;   /* ... idle executors the first part of it without yielding */
     uint64_t       inline_max;
     _Atomic uint64_t next_seq;
     rmpi_task_s   *remote_tasks; /* owner's tasks running on other ranks (store lock) */

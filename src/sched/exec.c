@@ -32,7 +32,7 @@ static struct {
     int              spinning; /* idle threads polling: they will see new work */
     int              ending;   /* threads whose task gave its cpus back, not yet looking
                                   for the next one: they will take it */
-    int              ncpus, bind, exclusive, spin_us, started;
+    int              ncpus, bind, exclusive, spin_us, busy_us, started;
     rmpi_exec_run_t  run;
     int            (*poll)(void);
     hwloc_topology_t topo;
@@ -112,16 +112,18 @@ static void *executor_main(void *arg)
                  * on this very thread. */
                 ex.spinning++;
                 pthread_mutex_unlock(&ex.lock);
-                double until = rmpi_now() + ex.spin_us * 1e-6;
+                double now = rmpi_now();
+                double until = now + ex.spin_us * 1e-6, busy = now + ex.busy_us * 1e-6;
                 for (unsigned empty = 0; atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0 &&
                                          !ex.stop;) {
                     int did = ex.poll != NULL ? ex.poll() : -1;
+                    now = rmpi_now();
                     if (did > 0) {
-                        until = rmpi_now() + ex.spin_us * 1e-6;
+                        until = now + ex.spin_us * 1e-6;
                         empty = 0;
-                    } else if (rmpi_now() >= until) {
+                    } else if (now >= until) {
                         break;
-                    } else if (did < 0 || ++empty % 8 == 0) {
+                    } else if (did < 0 || (now >= busy && ++empty % 8 == 0)) {
                         sched_yield(); /* every few empty polls: others may need the core */
                     } else {
                         rmpi_cpu_relax();
@@ -213,8 +215,8 @@ static void kick_locked(void)
         spawn_locked();
 }
 
-int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_run_t run,
-                    int (*poll)(void))
+int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, int busy_us,
+                    rmpi_exec_run_t run, int (*poll)(void))
 {
     pthread_mutex_lock(&ex.lock);
     ex.head = ex.tail = NULL;
@@ -225,6 +227,7 @@ int rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, rmpi_exec_r
     ex.bind = bind;
     ex.exclusive = exclusive;
     ex.spin_us = spin_us;
+    ex.busy_us = busy_us < spin_us ? busy_us : spin_us;
     ex.run = run;
     ex.poll = poll;
     ex.spinning = ex.ending = 0;

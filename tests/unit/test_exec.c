@@ -79,7 +79,7 @@ Test(exec, runs_every_pushed_task)
     enum { N = 1000 };
     task_t *tasks[N];
 
-    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     for (int i = 0; i < N; i++) {
         tasks[i] = new_task(NULL, i);
         rmpi__exec_push(&tasks[i]->xn);
@@ -95,7 +95,7 @@ Test(exec, runs_tasks_pushed_from_other_threads_with_spinning)
     enum { N = 200 };
     task_t *tasks[N];
 
-    cr_assert_eq(rmpi__exec_init(2, 0, 0, 50, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(2, 0, 0, 50, 0, run_task, NULL), RMPI_OK);
     for (int i = 0; i < N; i++) {
         tasks[i] = new_task(NULL, i);
         rmpi__exec_push(&tasks[i]->xn);
@@ -122,7 +122,7 @@ static void push_child_body(task_t *t)
 
 Test(exec, task_may_push_tasks)
 {
-    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_push(&new_task(push_child_body, 50)->xn);
     wait_ran(51);
     rmpi__exec_fini(10, drop_task);
@@ -149,7 +149,7 @@ Test(exec, blocked_task_lets_queued_task_run_on_one_cpu)
     task_t *waiter = new_task(wait_for_flag_body, 0);
     task_t *setter = new_task(flag_body, 1);
 
-    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_push(&waiter->xn);
     spin_until(&started, 1);
     rmpi__exec_push(&setter->xn);
@@ -166,7 +166,7 @@ Test(exec, blocked_task_queued_first_with_setter_behind_it)
     task_t *waiter = new_task(wait_for_flag_body, 0);
     task_t *setter = new_task(flag_body, 1);
 
-    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_push(&waiter->xn);
     rmpi__exec_push(&setter->xn);
     wait_ran(2);
@@ -192,7 +192,7 @@ static void chain_body(task_t *t)
 
 Test(exec, nested_blocking_chain_completes_on_one_cpu)
 {
-    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_push(&new_task(chain_body, 0)->xn);
     wait_ran(CHAIN);
     rmpi__exec_fini(10, drop_task);
@@ -202,7 +202,7 @@ Test(exec, nested_blocking_chain_completes_on_one_cpu)
 
 Test(exec, block_outside_an_executor_does_nothing)
 {
-    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_block_begin();
     rmpi__exec_block_end();
     cr_assert_eq(rmpi__exec_running(), 0);
@@ -231,7 +231,7 @@ Test(exec, fini_drops_queued_tasks)
 {
     task_t *holder = new_task(hold_body, 0);
 
-    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(1, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_push(&holder->xn);
     spin_until(&started, 1);
     rmpi__exec_push(&new_task(noop_body, 1)->xn);
@@ -246,7 +246,7 @@ Test(exec, fini_drops_queued_tasks)
 
 Test(exec, fini_with_nothing_queued_drops_nothing)
 {
-    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_fini(10, drop_task);
     cr_assert_eq(atomic_load(&dropped), 0);
     cr_assert_eq(atomic_load(&ran), 0);
@@ -263,7 +263,7 @@ Test(exec, task_needing_more_cpus_than_the_rank_still_runs)
     task_t *big = new_task(NULL, 0);
 
     big->xn.cpus_milli = 4000; /* more than the pool has: runs when it is alone */
-    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(2, 0, 0, 0, 0, run_task, NULL), RMPI_OK);
     rmpi__exec_push(&big->xn);
     wait_ran(1);
     rmpi__exec_fini(10, drop_task);
@@ -275,7 +275,7 @@ Test(exec, bound_executors_run_tasks)
     enum { N = 50 };
     task_t *tasks[N];
 
-    cr_assert_eq(rmpi__exec_init(2, 1, 1, 0, run_task, NULL), RMPI_OK);
+    cr_assert_eq(rmpi__exec_init(2, 1, 1, 0, 0, run_task, NULL), RMPI_OK);
     for (int i = 0; i < N; i++) {
         tasks[i] = new_task(NULL, i);
         rmpi__exec_push(&tasks[i]->xn);
