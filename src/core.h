@@ -234,6 +234,8 @@ void  rmpi__rec_commit(void *body);
 /* 1 when this thread queued, since the last call, a record another rank is waiting
  * for (a task to run, a pull or resolve to answer); clears it. */
 int   rmpi__msg_take_urgent(void);
+/* The object id a record's body starts with; -1 when short or not a valid id. */
+int   rmpi__wire_id_read(const void *body, size_t len, rmpi_oid_t *id);
 /* A record with a fixed body (copied), e.g. an id. */
 void  rmpi__rec_send(int dest, int type, const void *body, size_t len);
 /* Register the active-message handlers (before the start-up exchange, so no

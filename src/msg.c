@@ -100,6 +100,18 @@ void rmpi__rec_commit(void *body)
     }
 }
 
+int rmpi__wire_id_read(const void *body, size_t len, rmpi_oid_t *id)
+{
+    rmpi_wire_id_t w;
+
+    if (len < sizeof(w))
+        return -1;
+    memcpy(&w, body, sizeof(w));
+    id->hi = w.hi;
+    id->lo = w.lo;
+    return rmpi_oid_valid(*id) && rmpi_oid_owner(*id) < rmpi__rt.size ? 0 : -1;
+}
+
 void rmpi__rec_send(int dest, int type, const void *body, size_t len)
 {
     void *b = rmpi__rec_alloc(dest, type, len);

@@ -449,17 +449,6 @@ int rmpi_ref_owner(rmpi_ref_t ref)
  * Protocol handlers (progress thread)
  * ------------------------------------------------------------------------------ */
 
-static int read_id(const void *body, size_t len, rmpi_oid_t *id)
-{
-    rmpi_wire_id_t w;
-    if (len < sizeof(w))
-        return -1;
-    memcpy(&w, body, sizeof(w));
-    id->hi = w.hi;
-    id->lo = w.lo;
-    return 0;
-}
-
 static void pull_sent(void *arg, int status)
 {
     rmpi_obj_t *o = arg;
@@ -478,7 +467,7 @@ void rmpi__obj_handle_pull(int src, const void *body, size_t len)
     rmpi_oid_t id;
     rmpi_data_hdr_t h;
 
-    if (read_id(body, len, &id) != 0)
+    if (rmpi__wire_id_read(body, len, &id) != 0)
         return;
     memset(&h, 0, sizeof(h));
     h.version = RMPI_PROTO_VERSION;
@@ -631,7 +620,7 @@ void rmpi__obj_handle_resolve(int src, const void *body, size_t len)
 {
     rmpi_oid_t id;
 
-    if (read_id(body, len, &id) != 0)
+    if (rmpi__wire_id_read(body, len, &id) != 0)
         return;
     rmpi__store_lock();
     rmpi_obj_t *o = rmpi__obj_find(id);
@@ -713,7 +702,7 @@ void rmpi__obj_handle_free(int src, const void *body, size_t len)
 {
     rmpi_oid_t id;
 
-    if (read_id(body, len, &id) != 0)
+    if (rmpi__wire_id_read(body, len, &id) != 0)
         return;
     rmpi__store_lock();
     rmpi_obj_t *o = rmpi__obj_find(id);
@@ -728,7 +717,7 @@ void rmpi__obj_handle_release(int src, const void *body, size_t len)
 {
     rmpi_oid_t id;
 
-    if (read_id(body, len, &id) != 0)
+    if (rmpi__wire_id_read(body, len, &id) != 0)
         return;
     rmpi__store_lock();
     int rc = release_owned_locked(id);

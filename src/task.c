@@ -1268,24 +1268,12 @@ bad:
     rmpi_error(CORE, "dropping a malformed completion from rank %d", src);
 }
 
-static int read_wire_id(const void *body, size_t len, rmpi_oid_t *id)
-{
-    rmpi_wire_id_t w;
-
-    if (len < sizeof(w))
-        return -1;
-    memcpy(&w, body, sizeof(w));
-    id->hi = w.hi;
-    id->lo = w.lo;
-    return rmpi_oid_valid(*id) && rmpi_oid_owner(*id) < rmpi__rt.size ? 0 : -1;
-}
-
 /* Rank src waits for a result of a task here: send it when the task ends. */
 void rmpi__task_handle_sub(int src, const void *body, size_t len)
 {
     rmpi_oid_t id;
 
-    if (read_wire_id(body, len, &id) != 0) {
+    if (rmpi__wire_id_read(body, len, &id) != 0) {
         rmpi_error(CORE, "dropping a malformed subscription from rank %d", src);
         return;
     }
@@ -1315,7 +1303,7 @@ void rmpi__task_handle_sub_miss(int src, const void *body, size_t len)
 {
     rmpi_oid_t id;
 
-    if (read_wire_id(body, len, &id) != 0)
+    if (rmpi__wire_id_read(body, len, &id) != 0)
         return;
     rmpi__store_lock();
     rmpi_obj_t *o = rmpi__obj_find(id);
