@@ -108,26 +108,36 @@ static rmpi_ref_t slow_on(int rank, int64_t ms, int64_t v)
     return tl_submit("fw_slow", a, 2, rank);
 }
 
-/* sum(x, x) on rank of a result being made on another. */
-static void check_pair(int producer, int consumer)
+/* sum(x, x) on consumer of x being made on producer; the number of arguments the
+ * consumer's rank got straight from the producer's. */
+static int64_t pair_forwarded(int producer, int consumer, int64_t ms)
 {
     int64_t before = forwarded(consumer);
-    rmpi_ref_t x = slow_on(producer, SLOW_MS, 21);
+    rmpi_ref_t x = slow_on(producer, ms, 21);
     rmpi_arg_t a[2] = { rmpi_ref(x), rmpi_ref(x) };
     rmpi_ref_t y = tl_submit("fw_sum", a, 2, consumer);
     CHECK_OK(rmpi_release(x));
     CHECK(tl_take_i64(y) == 42);
     int64_t got = forwarded(consumer) - before;
-    printf("  producer rank %d, consumer rank %d: %lld argument(s) forwarded\n", producer,
-           consumer, (long long)got);
+    printf("  producer rank %d, consumer rank %d, %lld ms: %lld argument(s) forwarded\n",
+           producer, consumer, (long long)ms, (long long)got);
+    return got;
+}
+
+static void check_pair(int producer, int consumer)
+{
     /* The owner (rank 0) gets results as their owner: nothing to forward there.  One
      * entry per object and rank: x twice counts once. */
-    if (early && consumer != 0)
-        CHECK_MSG(got == 1, "rank %d got %lld forwarded arguments, expected 1", consumer,
-                  (long long)got);
-    else
-        CHECK_MSG(got == 0, "rank %d got %lld forwarded arguments, expected 0", consumer,
-                  (long long)got);
+    int want = early && consumer != 0 ? 1 : 0;
+    int64_t got = pair_forwarded(producer, consumer, SLOW_MS);
+    /* The subscription can overtake the task on its way to the producer (they come
+     * from different ranks; a first message between two ranks may wait for UCX's
+     * wire-up): the producer then says so and the owner answers, one trip later.
+     * That is correct but not what is checked here, so try again, with more time. */
+    for (int64_t ms = SLOW_MS * 3; got != want && want == 1 && ms <= SLOW_MS * 9; ms *= 3)
+        got = pair_forwarded(producer, consumer, ms);
+    CHECK_MSG(got == want, "rank %d got %lld forwarded arguments, expected %d", consumer,
+              (long long)got, want);
 }
 
 static void check_fan_out(void)
