@@ -15,6 +15,7 @@
 #include "transport/transport.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include "base/hash.h"
@@ -109,7 +110,10 @@ struct rmpi_task {
     char          *blob;
 };
 typedef struct rmpi_task rmpi_task_s;
+/* The executor's key of a task: seq and owner, adjacent in the struct. */
 #define RMPI_XKEY_LEN (sizeof(uint64_t) + sizeof(int32_t))
+_Static_assert(offsetof(rmpi_task_s, owner) == offsetof(rmpi_task_s, seq) + sizeof(uint64_t),
+               "rmpi_task_s: owner must follow seq (the executor's hash key)");
 
 /* ---- records between ranks (msg.c) ---- */
 #define RMPI_PROTO_VERSION 1
