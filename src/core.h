@@ -105,6 +105,7 @@ struct rmpi_task {
     char          *fail_msg;
     rmpi_tsub_t   *subs;       /* executor: ranks to send results to straight away */
     int            nsubs, subcap;
+    int            local_subs; /* executor: tasks here wait for its small results */
     rmpi_targ_t   *args;
     rmpi_tret_t   *rets;
     char          *blob;

@@ -130,6 +130,15 @@ static void fail_results_locked(rmpi_task_s *t, int status, const char *msg)
     }
 }
 
+/* Owner: the task's results are settled; drop its hold on its arguments, free it. */
+static void retire_locked(rmpi_task_s *t)
+{
+    release_args_locked(t);
+    if (t->dest >= 0) /* placed: it counted in the load of its rank */
+        atomic_fetch_sub(&rmpi__rt.inflight[t->dest], 1);
+    task_free(t);
+}
+
 /* Owner: the task ran here; its return buffers become the objects. */
 static void complete_local_locked(rmpi_task_s *t, int status, const char *msg)
 {
@@ -150,10 +159,7 @@ static void complete_local_locked(rmpi_task_s *t, int status, const char *msg)
             rmpi__obj_settled_locked(o);
         }
     }
-    release_args_locked(t);
-    if (t->dest >= 0) /* placed: it counted in the load of its rank */
-        atomic_fetch_sub(&rmpi__rt.inflight[t->dest], 1);
-    task_free(t);
+    retire_locked(t);
 }
 
 /* Executor: send the completion of another rank's task back to its owner. */
@@ -234,8 +240,8 @@ static void send_subs_locked(rmpi_task_s *t, int status, const char *msg)
     }
 }
 
-/* Executor: tasks here that wait for a small result of t (entries their arguments
- * made) take it now instead of asking the owner. */
+/* Executor: tasks here that subscribed to a small result of t (subscribe_locked)
+ * take it now instead of asking the owner. */
 static void settle_local_locked(rmpi_task_s *t, int status, const char *msg)
 {
     for (int i = 0; i < t->nret; i++) {
@@ -274,7 +280,8 @@ void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg)
     release_args_locked(t);
     send_subs_locked(t, status, msg);
     send_done_locked(t, status, msg);
-    settle_local_locked(t, status, msg);
+    if (t->local_subs)
+        settle_local_locked(t, status, msg);
     task_free(t);
 }
 
@@ -369,8 +376,10 @@ static void subscribe_locked(rmpi_obj_t *o, int producer)
         producer == rmpi_oid_owner(o->id))
         return;
     if (producer == rmpi__rt.rank) {
-        if (exec_task_find_locked(rmpi_oid_owner(o->id), o->id.lo) == NULL)
+        rmpi_task_s *p = exec_task_find_locked(rmpi_oid_owner(o->id), o->id.lo);
+        if (p == NULL)
             return;
+        p->local_subs = 1;
     } else {
         rmpi_wire_id_t id = {o->id.hi, o->id.lo};
         rmpi__rec_send(producer, REC_SUB, &id, sizeof(id));
@@ -1224,7 +1233,8 @@ void rmpi__task_handle_done(int src, const void *body, size_t len)
         rmpi__store_unlock();
         return;
     }
-    for (int i = 0; i < d.nret; i++) {
+    int i;
+    for (i = 0; i < d.nret; i++) {
         rmpi_wire_ret_t r;
         if ((size_t)(end - p) < sizeof(r))
             break;
@@ -1259,9 +1269,9 @@ void rmpi__task_handle_done(int src, const void *body, size_t len)
             rmpi__rec_send(src, REC_FREE, &id, sizeof(id));
         }
     }
-    /* Whatever a truncated completion left pending fails rather than hangs. */
-    fail_results_locked(t, RMPI_ERR_INTERNAL, "malformed completion message");
-    complete_local_locked(t, RMPI_OK, NULL);
+    if (i < d.nret) /* what a truncated completion left pending fails rather than hangs */
+        fail_results_locked(t, RMPI_ERR_INTERNAL, "malformed completion message");
+    retire_locked(t);
     rmpi__store_unlock();
     return;
 bad:
