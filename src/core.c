@@ -38,6 +38,20 @@ static int valid_name(const char *name)
     return name != NULL && name[0] != '\0' && strlen(name) <= 255 && strchr(name, '.') == NULL;
 }
 
+/* Room for one more of n entries of size bytes in *v (capacity *cap, first when empty). */
+static int reserve(void **v, int *cap, int n, size_t size, int first)
+{
+    if (n < *cap)
+        return RMPI_OK;
+    int ncap = *cap ? *cap * 2 : first;
+    void *nv = realloc(*v, (size_t)ncap * size);
+    if (nv == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    *v = nv;
+    *cap = ncap;
+    return RMPI_OK;
+}
+
 static int register_fn(const char *name, rmpi_fn_t fn, int nargs)
 {
     if (rmpi__rt.initialized)
@@ -53,14 +67,8 @@ static int register_fn(const char *name, rmpi_fn_t fn, int nargs)
             return RMPI_ERR_NAME_EXISTS;
         }
     }
-    if (reg.n == reg.cap) {
-        int cap = reg.cap ? reg.cap * 2 : 32;
-        rmpi_fentry_t *v = realloc(reg.v, (size_t)cap * sizeof(*v));
-        if (v == NULL)
-            return RMPI_ERR_NO_MEMORY;
-        reg.v = v;
-        reg.cap = cap;
-    }
+    if (reserve((void **)&reg.v, &reg.cap, reg.n, sizeof(*reg.v), 32) != RMPI_OK)
+        return RMPI_ERR_NO_MEMORY;
     reg.v[reg.n].name = strdup(name);
     if (reg.v[reg.n].name == NULL)
         return RMPI_ERR_NO_MEMORY;
@@ -100,14 +108,8 @@ int rmpi_class_register(const char *cls, rmpi_ctor_t ctor, rmpi_dtor_t dtor)
         note_dup(what);
         return RMPI_ERR_NAME_EXISTS;
     }
-    if (reg.nc == reg.ccap) {
-        int cap = reg.ccap ? reg.ccap * 2 : 8;
-        rmpi_centry_t *c = realloc(reg.c, (size_t)cap * sizeof(*c));
-        if (c == NULL)
-            return RMPI_ERR_NO_MEMORY;
-        reg.c = c;
-        reg.ccap = cap;
-    }
+    if (reserve((void **)&reg.c, &reg.ccap, reg.nc, sizeof(*reg.c), 8) != RMPI_OK)
+        return RMPI_ERR_NO_MEMORY;
     rmpi_centry_t *c = &reg.c[reg.nc];
     memset(c, 0, sizeof(*c));
     c->name = strdup(cls);
@@ -137,14 +139,8 @@ int rmpi_method_register_nargs(const char *cls, const char *method, rmpi_method_
             return RMPI_ERR_NAME_EXISTS;
         }
     }
-    if (c->nmethods == c->cap) {
-        int cap = c->cap ? c->cap * 2 : 8;
-        rmpi_mentry_t *v = realloc(c->methods, (size_t)cap * sizeof(*v));
-        if (v == NULL)
-            return RMPI_ERR_NO_MEMORY;
-        c->methods = v;
-        c->cap = cap;
-    }
+    if (reserve((void **)&c->methods, &c->cap, c->nmethods, sizeof(*c->methods), 8) != RMPI_OK)
+        return RMPI_ERR_NO_MEMORY;
     c->methods[c->nmethods].name = strdup(method);
     if (c->methods[c->nmethods].name == NULL)
         return RMPI_ERR_NO_MEMORY;
