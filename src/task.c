@@ -234,7 +234,7 @@ static void send_subs_locked(rmpi_task_s *t, int status, const char *msg)
         rmpi_tret_t *r = &t->rets[s->index];
         if (status != RMPI_OK)
             rmpi__obj_send_resolved(s->rank, id, status, msg, NULL, 0, -1);
-        else /* large: RET_AT here, where send_done_locked keeps the primary copy */
+        else /* the bytes, or for a large one "at this rank" (send_done_locked keeps it) */
             rmpi__obj_send_resolved(s->rank, id, RMPI_OK, NULL, r->data != NULL ? r->data : "",
                                     r->size, rmpi__rt.rank);
     }
@@ -827,9 +827,7 @@ int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
     }
     atomic_fetch_add(&rmpi__rt.owned_objects, (uint64_t)t->nret);
     atomic_fetch_add(&rmpi__rt.tasks_submitted, 1);
-    if (t->deps > 0 && rmpi__cfg.early_dispatch) {
-        dispatch_locked(t, rank); /* placed and sent now; the executor waits */
-    } else if (t->deps > 0) {
+    if (t->deps > 0 && !rmpi__cfg.early_dispatch) {
         /* Placed when the owned arguments are ready. */
         for (int i = 0; i < t->nargs; i++) {
             rmpi_targ_t *a = &t->args[i];
@@ -843,7 +841,7 @@ int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
             }
         }
     } else {
-        dispatch_locked(t, rank);
+        dispatch_locked(t, rank); /* with early dispatch the executor waits */
     }
     rmpi__store_unlock();
     return RMPI_OK;
