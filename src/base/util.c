@@ -4,6 +4,13 @@
 #include <math.h>
 #include <sched.h>
 
+static atomic_int polling;
+
+int rmpi__waiters_polling(void)
+{
+    return atomic_load_explicit(&polling, memory_order_relaxed);
+}
+
 void rmpi__waiter_init(rmpi_waiter_t *w)
 {
     pthread_condattr_t attr;
@@ -43,11 +50,15 @@ int rmpi__waiter_wait(rmpi_waiter_t *w, int seen, double deadline, int spin_us)
         double until = rmpi_now() + spin_us * 1e-6;
         if (deadline >= 0 && deadline < until)
             until = deadline;
+        atomic_fetch_add_explicit(&polling, 1, memory_order_relaxed);
         do {
             sched_yield(); /* lets a thread of this core make the progress we wait for */
             if ((c = atomic_load(&w->count)) != seen)
-                return c;
+                break;
         } while (rmpi_now() < until);
+        atomic_fetch_sub_explicit(&polling, 1, memory_order_relaxed);
+        if (c != seen)
+            return c;
     }
     pthread_mutex_lock(&w->lock);
     atomic_store(&w->sleeping, 1);

@@ -47,5 +47,8 @@ void rmpi__waiter_notify(rmpi_waiter_t *w);
  * none) passes, spinning spin_us first.  Returns the new count (== seen on timeout).
  */
 int rmpi__waiter_wait(rmpi_waiter_t *w, int seen, double deadline, int spin_us);
+/* Threads of this process in the polling part of rmpi__waiter_wait: they want a
+ * core now and then (a busy-polling thread beside them should yield). */
+int rmpi__waiters_polling(void);
 
 #endif
