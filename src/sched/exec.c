@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,9 @@ static void *executor_main(void *arg)
     if (ss.ss_sp != NULL)
         sigaltstack(&ss, NULL);
     on_executor = 1;
+    char name[16];
+    snprintf(name, sizeof(name), "rmpi-exec-%d", index);
+    pthread_setname_np(pthread_self(), name);
     bind_thread(index);
     pthread_mutex_lock(&ex.lock);
     ex.starting--;

@@ -62,6 +62,10 @@ int  rmpi__tp_start(void);
  * hook) on this thread, as the progress thread would.  Returns the events handled,
  * or -1 when another thread holds the worker (or before start, after fini). */
 int  rmpi__tp_help(void);
+/* A pass (as rmpi__tp_help) once this thread posted `posts` items since its last:
+ * a thread posting in a burst (a driver submitting a graph) sends as it goes,
+ * since the progress thread may not get its core until the burst ends. */
+void rmpi__tp_help_backlog(unsigned posts);
 /* A thread about to post work and then help (a finishing executor): its posts do
  * not wake the progress thread until rmpi__tp_release_wakes(help), which first
  * helps when help is set, and wakes the thread if no pass of its own ran.  Returns

@@ -483,9 +483,12 @@ static void wake_progress_thread(void)
         ucp_worker_signal(tp.worker);
 }
 
+static __thread unsigned posts_since_help; /* this thread's posts since its last pass */
+
 void rmpi__tp_post(rmpi_tp_work_t *w)
 {
     rmpi_mpsc_push(&tp.posted, &w->node);
+    posts_since_help++;
     if (wakes_held)
         wake_missed = 1;
     else
@@ -530,8 +533,12 @@ static int progress_once(void)
      * polled for arrivals, then what the arrivals' handlers queued. */
     if (n != 0 && tp.params.idle_hook != NULL)
         tp.params.idle_hook();
-    while ((k = (int)ucp_worker_progress(tp.worker)) != 0)
+    while ((k = (int)ucp_worker_progress(tp.worker)) != 0) {
+        /* a flood of arrivals does not hold back the tasks the first ones released */
         n += k;
+        if (tp.params.idle_hook != NULL)
+            tp.params.idle_hook();
+    }
     if (tp.params.idle_hook != NULL)
         tp.params.idle_hook();
     return n;
@@ -539,9 +546,10 @@ static int progress_once(void)
 
 /* One pass holding the progress lock: the number of events, or -1 when another
  * thread holds it (or, for a helper, the worker is not open to helpers). */
-static int pass_try(int helper)
+static int pass_run(int helper, int block)
 {
-    if (on_progress_thread || pthread_mutex_trylock(&tp.plock) != 0)
+    if (on_progress_thread ||
+        (block ? pthread_mutex_lock(&tp.plock) : pthread_mutex_trylock(&tp.plock)) != 0)
         return -1;
     int n = -1;
     if (!helper || atomic_load_explicit(&tp.helpable, memory_order_relaxed)) {
@@ -557,7 +565,21 @@ int rmpi__tp_help(void)
 {
     if (!atomic_load_explicit(&tp.helpable, memory_order_relaxed))
         return -1;
-    return pass_try(1);
+    posts_since_help = 0;
+    return pass_run(1, 0);
+}
+
+void rmpi__tp_help_backlog(unsigned posts)
+{
+    if (posts_since_help < posts || !atomic_load_explicit(&tp.helpable, memory_order_relaxed))
+        return;
+    /* The lock's holder may be a thread of this core that this one preempted: after
+     * a few misses, wait for it (the holder runs, then this thread sends). */
+    int n = pass_run(1, 0);
+    if (n < 0 && posts_since_help >= 4 * posts)
+        n = pass_run(1, 1);
+    if (n >= 0)
+        posts_since_help = 0;
 }
 
 static void sleep_until_woken(void)
@@ -591,8 +613,10 @@ static void *progress_main(void *arg)
     double idle_since = -1;
     int spin_us = tp.params.spin_us;
 
+    pthread_setname_np(pthread_self(), "rmpi-progress"); /* for top -H, perf, gdb */
+
     while (!atomic_load_explicit(&tp.stop, memory_order_relaxed)) {
-        int n = pass_try(0);
+        int n = pass_run(0, 0);
         if (n != 0) { /* work done, or a helper is driving the worker */
             idle_since = -1;
             if (n < 0)
