@@ -12,9 +12,19 @@
 #define LARGE 65536 /* from here on, page-aligned and reused */
 #define CACHE_SLOTS 8
 
+/* The objects by id: open addressing with linear probing, at most half full.  A
+ * lookup reads one slot (the key is in it) and usually no other; uthash's chains,
+ * about four objects long before it grows, cost a cache miss per object walked, and
+ * a rank looks up several objects per task. */
+typedef struct {
+    rmpi_oid_t  id;
+    rmpi_obj_t *o; /* NULL: empty */
+} slot_t;
+
 static struct {
     pthread_mutex_t  lock;
-    rmpi_obj_t      *table;
+    slot_t          *slots;
+    size_t           mask, count; /* capacity - 1 (0: none yet), objects */
     uint64_t         capacity;
     _Atomic uint64_t bytes;
     _Atomic uint64_t objects;
@@ -52,14 +62,23 @@ static size_t large_cap(size_t size)
     return (size + 4095) & ~(size_t)4095;
 }
 
+static void obj_free(rmpi_obj_t *o)
+{
+    if (o->data != NULL)
+        rmpi__store_free(o->data, o->size);
+    free(o->errmsg);
+    free(o);
+}
+
 void rmpi__store_fini(void)
 {
-    rmpi_obj_t *o, *tmp;
-
     pthread_mutex_lock(&st.lock);
-    HASH_ITER(hh, st.table, o, tmp) {
-        rmpi__obj_destroy(o);
-    }
+    for (size_t i = 0; st.slots != NULL && i <= st.mask; i++)
+        if (st.slots[i].o != NULL)
+            obj_free(st.slots[i].o);
+    free(st.slots);
+    st.slots = NULL;
+    st.mask = st.count = 0;
     pthread_mutex_unlock(&st.lock);
     pthread_mutex_lock(&st.cache_lock);
     for (int i = 0; i < CACHE_SLOTS; i++) {
@@ -81,31 +100,84 @@ void rmpi__store_unlock(void)
     pthread_mutex_unlock(&st.lock);
 }
 
+static inline size_t slot_of(rmpi_oid_t id)
+{
+    uint64_t h = (id.lo ^ (id.hi * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+    return (size_t)(h ^ (h >> 29)) & st.mask;
+}
+
+static inline int oid_eq(rmpi_oid_t a, rmpi_oid_t b)
+{
+    return a.lo == b.lo && a.hi == b.hi;
+}
+
 rmpi_obj_t *rmpi__obj_find(rmpi_oid_t id)
 {
-    rmpi_obj_t *o;
-    HASH_FIND(hh, st.table, &id, sizeof(id), o);
-    return o;
+    if (st.slots == NULL)
+        return NULL;
+    for (size_t i = slot_of(id);; i = (i + 1) & st.mask) {
+        slot_t *s = &st.slots[i];
+        if (s->o == NULL || oid_eq(s->id, id))
+            return s->o;
+    }
+}
+
+static void slot_put(rmpi_obj_t *o)
+{
+    size_t i = slot_of(o->id);
+    while (st.slots[i].o != NULL)
+        i = (i + 1) & st.mask;
+    st.slots[i].id = o->id;
+    st.slots[i].o = o;
+}
+
+static int table_grow(void)
+{
+    slot_t *old = st.slots;
+    size_t oldcap = st.slots != NULL ? st.mask + 1 : 0, cap = oldcap ? 2 * oldcap : 1024;
+    slot_t *v = calloc(cap, sizeof(*v));
+    if (v == NULL)
+        return -1;
+    st.slots = v;
+    st.mask = cap - 1;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].o != NULL)
+            slot_put(old[i].o);
+    free(old);
+    return 0;
 }
 
 rmpi_obj_t *rmpi__obj_create(rmpi_oid_t id)
 {
+    if ((st.count + 1) * 2 > (st.slots != NULL ? st.mask + 1 : 0) && table_grow() != 0)
+        return NULL;
     rmpi_obj_t *o = calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
     o->id = id;
     o->holder = -1;
-    HASH_ADD(hh, st.table, id, sizeof(o->id), o);
+    slot_put(o);
+    st.count++;
     return o;
 }
 
 void rmpi__obj_destroy(rmpi_obj_t *o)
 {
-    HASH_DEL(st.table, o);
-    if (o->data != NULL)
-        rmpi__store_free(o->data, o->size);
-    free(o->errmsg);
-    free(o);
+    size_t i = slot_of(o->id);
+    while (st.slots[i].o != o)
+        i = (i + 1) & st.mask;
+    /* Backward-shift deletion: pull later entries of the run into the hole when
+     * their home slot does not lie after it (cyclically), so no lookup stops early. */
+    for (size_t j = (i + 1) & st.mask; st.slots[j].o != NULL; j = (j + 1) & st.mask) {
+        size_t home = slot_of(st.slots[j].id);
+        if (((j - home) & st.mask) >= ((j - i) & st.mask)) {
+            st.slots[i] = st.slots[j];
+            i = j;
+        }
+    }
+    st.slots[i].o = NULL;
+    st.count--;
+    obj_free(o);
 }
 
 void rmpi__obj_wait(rmpi_obj_t *o, rmpi_waitnode_t *n)
@@ -167,15 +239,27 @@ void rmpi__obj_fail(rmpi_obj_t *o, int status, const char *msg)
 
 void rmpi__obj_foreach(void (*fn)(rmpi_obj_t *o, void *arg), void *arg)
 {
-    rmpi_obj_t *o, *tmp;
-    HASH_ITER(hh, st.table, o, tmp) {
-        fn(o, arg);
+    if (st.count == 0)
+        return;
+    /* From an empty slot on: a destroy shifts only later entries of the same run
+     * into the hole, so each object is visited once. */
+    size_t e = 0;
+    while (st.slots[e].o != NULL)
+        e++;
+    for (size_t k = 1; k <= st.mask + 1; k++) {
+        size_t i = (e + k) & st.mask;
+        rmpi_obj_t *o;
+        while ((o = st.slots[i].o) != NULL) {
+            fn(o, arg);
+            if (st.slots[i].o == o)
+                break; /* kept; else what moved into the slot is next */
+        }
     }
 }
 
 size_t rmpi__obj_count(void)
 {
-    return HASH_COUNT(st.table);
+    return st.count;
 }
 
 int rmpi__store_alloc(size_t size, int force, void **out)

@@ -48,7 +48,6 @@ typedef struct rmpi_waitnode {
 } rmpi_waitnode_t;
 
 typedef struct rmpi_obj {
-    UT_hash_handle   hh;
     rmpi_oid_t       id;
     uint8_t          state;
     uint8_t          owned;        /* this rank owns it */
@@ -84,7 +83,8 @@ int         rmpi__obj_unwait(rmpi_obj_t *o, rmpi_waitnode_t *n); /* 1 if it was 
 void        rmpi__obj_notify(rmpi_obj_t *o);
 /* Mark FAILED with status and message (copied), then notify. */
 void        rmpi__obj_fail(rmpi_obj_t *o, int status, const char *msg);
-/* Visit every object (store lock held); fn may destroy the object it gets. */
+/* Visit every object (store lock held); fn may destroy the object it gets, not
+ * create or destroy others. */
 void        rmpi__obj_foreach(void (*fn)(rmpi_obj_t *o, void *arg), void *arg);
 size_t      rmpi__obj_count(void);
 

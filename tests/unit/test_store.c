@@ -596,3 +596,40 @@ Test(store_obj, foreach_may_destroy_what_it_visits)
     cr_assert_eq(rmpi__obj_count(), 0);
     unlock_table();
 }
+
+/* The table is open addressing with backward-shift deletion: a long random mix of
+ * creates and destroys (ids that collide in the low bits included) against a plain
+ * array, then a foreach that destroys everything it visits. */
+static void destroy_count_visit(rmpi_obj_t *o, void *arg)
+{
+    (*(int *)arg)++;
+    rmpi__obj_destroy(o);
+}
+
+Test(store_obj, random_creates_and_destroys_match_a_reference, .timeout = 60)
+{
+    enum { N = 5000 };
+    static rmpi_obj_t *ref[N];
+    unsigned seed = 12345;
+
+    memset(ref, 0, sizeof(ref));
+    lock_table();
+    for (int round = 0; round < 200000; round++) {
+        seed = seed * 1103515245u + 12345u;
+        int k = (int)((seed >> 8) % N);
+        rmpi_oid_t id = rmpi_oid_make(k % 3, k % 5, (uint64_t)k << 20);
+        if ((seed >> 4) % 2 == 0 && ref[k] == NULL)
+            ref[k] = rmpi__obj_create(id);
+        else if (ref[k] != NULL)
+            rmpi__obj_destroy(ref[k]), ref[k] = NULL;
+        cr_assert_eq(rmpi__obj_find(id), ref[k], "round %d, key %d", round, k);
+    }
+    int live = 0, visited = 0;
+    for (int k = 0; k < N; k++)
+        live += ref[k] != NULL;
+    cr_assert_eq(rmpi__obj_count(), (size_t)live);
+    rmpi__obj_foreach(destroy_count_visit, &visited);
+    cr_assert_eq(visited, live);
+    cr_assert_eq(rmpi__obj_count(), 0);
+    unlock_table();
+}
