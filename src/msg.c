@@ -5,6 +5,7 @@
  * decodes arriving batches, checking every length before trusting it.
  */
 #include "core.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ static void enqueue_work(rmpi_tp_work_t *w)
     enqueue((rmpi_out_t *)w);
 }
 
-static __thread int urgent; /* this thread queued a record another rank waits on */
+static RMPI_TLS int urgent; /* this thread queued a record another rank waits on */
 
 int rmpi__msg_take_urgent(void)
 {

@@ -9,6 +9,7 @@
  * thread and sends the completion straight back, small results inline.
  */
 #include "core.h"
+#include "base/util.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -20,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static __thread rmpi_task_s *cur_task;
-static __thread uint64_t     rng_state;
+static RMPI_TLS rmpi_task_s *cur_task;
+static RMPI_TLS uint64_t     rng_state;
 
 /* ------------------------------------------------------------------------------
  * Allocation and small helpers
@@ -932,7 +933,7 @@ rmpi_ref_t rmpi__error_ref(int rc, const char *msg)
  * ------------------------------------------------------------------------------ */
 
 static __thread sigjmp_buf            crash_jmp;
-static __thread volatile sig_atomic_t crash_armed;
+static RMPI_TLS volatile sig_atomic_t crash_armed;
 static __thread volatile int          crash_sig;
 static __thread void *volatile        crash_addr;
 #define NCRASH 5
@@ -940,7 +941,7 @@ static struct sigaction               old_actions[NCRASH];
 static const int                      crash_signals[NCRASH] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
                                                                SIGABRT};
 static int                            crash_installed;
-static __thread int                   thread_mask_known;
+static RMPI_TLS int                   thread_mask_known;
 static __thread sigset_t              thread_mask;
 
 static void crash_handler(int sig, siginfo_t *si, void *uc)

@@ -42,10 +42,10 @@ static struct {
         .cond = PTHREAD_COND_INITIALIZER,
         .gone = PTHREAD_COND_INITIALIZER};
 
-static __thread uint32_t my_cpus;
-static __thread int      my_blocked;
-static __thread int      my_released; /* the running task gave its cpus back early */
-static __thread int      on_executor;
+static RMPI_TLS uint32_t my_cpus;
+static RMPI_TLS int      my_blocked;
+static RMPI_TLS int      my_released; /* the running task gave its cpus back early */
+static RMPI_TLS int      on_executor;
 
 static int spawn_locked(void);
 static void kick_locked(void);

@@ -76,7 +76,7 @@ static struct {
     char            *cls; /* per rank: RMPI_TP_* */
 } tp;
 
-static __thread int on_progress_thread;
+static RMPI_TLS int on_progress_thread;
 
 int rmpi__tp_on_progress_thread(void)
 {
@@ -474,7 +474,7 @@ int rmpi__tp_peer_transports(int rank, char *buf, size_t size)
     return RMPI_OK;
 }
 
-static __thread int wakes_held, wake_missed;
+static RMPI_TLS int wakes_held, wake_missed;
 
 static void wake_progress_thread(void)
 {
@@ -483,7 +483,7 @@ static void wake_progress_thread(void)
         ucp_worker_signal(tp.worker);
 }
 
-static __thread unsigned posts_since_help; /* this thread's posts since its last pass */
+static RMPI_TLS unsigned posts_since_help; /* this thread's posts since its last pass */
 
 void rmpi__tp_post(rmpi_tp_work_t *w)
 {
