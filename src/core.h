@@ -117,7 +117,7 @@ _Static_assert(offsetof(rmpi_task_s, owner) == offsetof(rmpi_task_s, seq) + size
                "rmpi_task_s: owner must follow seq (the executor's hash key)");
 
 /* ---- records between ranks (msg.c) ---- */
-#define RMPI_PROTO_VERSION 1
+#define RMPI_PROTO_VERSION 2
 enum { AM_BATCH = 1, AM_DATA = 2 };
 enum {
     REC_TASK = 1,
@@ -143,6 +143,10 @@ typedef struct {
     uint32_t src;
     uint32_t count;
     uint32_t qlen; /* sender's queued + running tasks: load for placement */
+    uint32_t seq;  /* the sender's count of batches to this rank: they are handled in
+                      this order (a large one, received by rendezvous, can complete
+                      after a later small one) */
+    uint32_t pad2;
 } rmpi_batch_hdr_t;
 
 typedef struct {

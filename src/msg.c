@@ -5,6 +5,7 @@
  * decodes arriving batches, checking every length before trusting it.
  */
 #include "core.h"
+#include "base/seqbuf.h"
 #include "base/util.h"
 
 #include <stdlib.h>
@@ -23,9 +24,11 @@ typedef struct rmpi_out {
 typedef struct {
     rmpi_out_t *head, *tail;
     int         dirty;
+    uint32_t    seq;    /* batches sent to this rank */
 } out_queue_t;
 
 static struct {
+    rmpi_seqbuf_t *in;  /* per source: batches in the sender's order; progress thread only */
     out_queue_t *q;     /* per destination; progress thread only */
     int         *dirty; /* destinations with records, in order */
     int          ndirty;
@@ -89,6 +92,9 @@ void rmpi__rec_commit(void *body)
     rmpi_out_t *o = (rmpi_out_t *)((char *)body - sizeof(rmpi_rec_hdr_t) -
                                    offsetof(rmpi_out_t, rec));
     if (rmpi__tp_on_progress_thread()) {
+        /* Records another thread posted before this one (e.g. a task this record's
+         * result is for) go first: a rank gets records in the order they were made. */
+        rmpi__tp_drain_posted();
         enqueue(o);
     } else {
         /* Tasks to start, requests to answer and results a waiting task wants hold
@@ -168,7 +174,8 @@ static void flush(void)
             if (end == NULL)
                 q->tail = NULL;
             rmpi_batch_hdr_t h = {RMPI_PROTO_VERSION, {0, 0, 0}, (uint32_t)rmpi__rt.rank, count,
-                                  (uint32_t)(rmpi__exec_queue_len() + rmpi__exec_running())};
+                                  (uint32_t)(rmpi__exec_queue_len() + rmpi__exec_running()),
+                                  q->seq++, 0};
             int rc = rmpi__tp_send(dest, AM_BATCH, &h, sizeof(h), buf, total, free_cb, buf);
             if (rc != RMPI_OK) {
                 /* A dead rank: its tasks are failed by the peer-failure path. */
@@ -181,23 +188,11 @@ static void flush(void)
     }
 }
 
-static void handle_batch(const rmpi_tp_msg_t *m)
+static void handle_records(int src, const char *p, size_t len, uint32_t count)
 {
-    const rmpi_batch_hdr_t *h = m->hdr;
-    const char *p = m->data, *end;
+    const char *end = p + len;
 
-    if (m->status != RMPI_OK)
-        return;
-    if (m->hlen < sizeof(*h) || h->version != RMPI_PROTO_VERSION || h->src >= (uint32_t)rmpi__rt.size) {
-        rmpi_error(MOD, "dropping a malformed batch (header %zu bytes, version %d)", m->hlen,
-                   m->hlen >= 1 ? ((const uint8_t *)m->hdr)[0] : -1);
-        goto out;
-    }
-    int src = (int)h->src;
-    atomic_store_explicit(&rmpi__rt.qlen[src], (int)h->qlen, memory_order_relaxed);
-    rmpi__tp_count_received(src, m->len + m->hlen);
-    end = p + m->len;
-    for (uint32_t i = 0; i < h->count; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         rmpi_rec_hdr_t r;
         if ((size_t)(end - p) < sizeof(r)) {
             rmpi_error(MOD, "batch from rank %d truncated at record %u", src, i);
@@ -237,9 +232,65 @@ static void handle_batch(const rmpi_tp_msg_t *m)
         }
         p += r.len;
     }
-out:
+}
+
+/* Keep a batch that came early until the ones before it are handled: 0, or -1
+ * when there is no memory to. */
+static int hold(rmpi_seqbuf_t *in, const rmpi_batch_hdr_t *h, const rmpi_tp_msg_t *m)
+{
+    void *data = NULL;
+
+    if (m->status == RMPI_OK) { /* (else its records are lost; its turn still comes) */
+        if (m->owned) {
+            data = m->data;
+        } else if ((data = malloc(m->len ? m->len : 1)) == NULL) {
+            return -1;
+        } else {
+            memcpy(data, m->data, m->len);
+        }
+    }
+    if (rmpi_seqbuf_hold(in, h->seq, h->count, data, data != NULL ? m->len : 0) != 0) {
+        if (data != m->data)
+            free(data);
+        return -1;
+    }
+    return 0;
+}
+
+static void handle_batch(const rmpi_tp_msg_t *m)
+{
+    const rmpi_batch_hdr_t *h = m->hdr;
+
+    if (m->hlen < sizeof(*h) || h->version != RMPI_PROTO_VERSION || h->src >= (uint32_t)rmpi__rt.size) {
+        rmpi_error(MOD, "dropping a malformed batch (header %zu bytes, version %d)", m->hlen,
+                   m->hlen >= 1 ? ((const uint8_t *)m->hdr)[0] : -1);
+        if (m->owned)
+            free(m->data);
+        return;
+    }
+    int src = (int)h->src;
+    rmpi_seqbuf_t *in = &mq.in[src];
+    atomic_store_explicit(&rmpi__rt.qlen[src], (int)h->qlen, memory_order_relaxed);
+    rmpi__tp_count_received(src, m->len + m->hlen);
+    if (!rmpi_seqbuf_is_next(in, h->seq)) {
+        if (hold(in, h, m) == 0)
+            return;
+        rmpi_error(MOD, "out of memory holding an early batch from rank %d: handled now", src);
+        if (m->status == RMPI_OK)
+            handle_records(src, m->data, m->len, h->count);
+        if (m->owned)
+            free(m->data);
+        return;
+    }
+    if (m->status == RMPI_OK) /* (a failed receive lost its records: the rank is dying) */
+        handle_records(src, m->data, m->len, h->count);
     if (m->owned)
         free(m->data);
+    for (rmpi_seqitem_t *b; (b = rmpi_seqbuf_advance(in)) != NULL; free(b)) {
+        if (b->data != NULL)
+            handle_records(src, b->data, b->len, b->count);
+        free(b->data);
+    }
 }
 
 void rmpi__msg_peer_failed_hook(int rank, int status)
@@ -266,10 +317,11 @@ void rmpi__msg_set_handlers(void)
 
 int rmpi__msg_init(void)
 {
+    mq.in = calloc((size_t)rmpi__rt.size, sizeof(*mq.in));
     mq.q = calloc((size_t)rmpi__rt.size, sizeof(*mq.q));
     mq.dirty = calloc((size_t)rmpi__rt.size, sizeof(*mq.dirty));
     mq.ndirty = 0;
-    if (mq.q == NULL || mq.dirty == NULL)
+    if (mq.in == NULL || mq.q == NULL || mq.dirty == NULL)
         return RMPI_ERR_NO_MEMORY;
     return RMPI_OK;
 }
@@ -292,6 +344,10 @@ void rmpi__msg_fini(void)
             }
         }
     }
+    for (int r = 0; mq.in != NULL && r < rmpi__rt.size; r++)
+        rmpi_seqbuf_clear(&mq.in[r]);
+    free(mq.in);
+    mq.in = NULL;
     free(mq.q);
     free(mq.dirty);
     mq.q = NULL;

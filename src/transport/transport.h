@@ -74,6 +74,9 @@ void rmpi__tp_hold_wakes(void);
 int  rmpi__tp_release_wakes(int help);
 /* Run w->fn on the progress thread soon.  Any thread. */
 void rmpi__tp_post(rmpi_tp_work_t *w);
+/* The thread running a pass (the progress thread or a helper): run what was posted
+ * so far now (e.g. before queueing a message that must follow a posted one). */
+void rmpi__tp_drain_posted(void);
 /* Progress thread: send an active message; cb runs once hdr and data may be reused
  * (possibly before this returns).  cb is not called when this returns an error. */
 int  rmpi__tp_send(int dest, int am_id, const void *hdr, size_t hlen, const void *data,

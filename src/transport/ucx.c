@@ -524,6 +524,12 @@ static int drain_posted(void)
     return n;
 }
 
+void rmpi__tp_drain_posted(void)
+{
+    if (on_progress_thread)
+        drain_posted();
+}
+
 static int progress_once(void)
 {
     int n = drain_posted();

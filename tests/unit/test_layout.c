@@ -58,7 +58,7 @@ Test(layout, wire_structs_are_multiples_of_8)
  * are all initialised when the sender fills every field. */
 Test(layout, wire_structs_have_no_implicit_padding)
 {
-    cr_assert_eq(sizeof(rmpi_batch_hdr_t), 1 + 3 + 4 + 4 + 4);
+    cr_assert_eq(sizeof(rmpi_batch_hdr_t), 1 + 3 + 4 + 4 + 4 + 4 + 4);
     cr_assert_eq(sizeof(rmpi_rec_hdr_t), 4 + 1 + 3);
     cr_assert_eq(sizeof(rmpi_wire_id_t), 8 + 8);
     cr_assert_eq(sizeof(rmpi_wire_task_t), 8 + 4 + 4 + 2 + 2 + 1 + 3 + 4 + 4 + 8 + 8 + 8);
