@@ -49,7 +49,8 @@ enum {
     ARGK_INLINE  = 1, /* a ref whose small value travelled in the blob */
     ARGK_AT      = 2, /* a ref whose bytes are at rank `holder` */
     ARGK_FOREIGN = 3, /* a ref to ask its owner about */
-    ARGK_PENDING = 4  /* a ref whose task runs on rank `holder`: ask that rank */
+    ARGK_PENDING = 4, /* a ref whose task runs on rank `holder`: ask that rank */
+    ARGK_PUSHED  = 5  /* a ref its owner (`holder`) sends here once it is made */
 };
 
 struct rmpi_task;
@@ -294,6 +295,9 @@ void rmpi__obj_ensure_data_locked(rmpi_obj_t *o);
  * waiter needs bytes that are elsewhere, free it when nobody needs it. */
 void rmpi__obj_settled_locked(rmpi_obj_t *o);
 void rmpi__obj_handle_pull(int src, const void *body, size_t len);
+/* Owner: send o (PENDING) to rank dest once it is READY or FAILED, as an answer to
+ * a resolve would be (REC_RESOLVED); RMPI_OK or RMPI_ERR_NO_MEMORY. */
+int  rmpi__obj_push_locked(rmpi_obj_t *o, int dest);
 void rmpi__obj_handle_resolve(int src, const void *body, size_t len);
 void rmpi__obj_handle_resolved(int src, const void *body, size_t len);
 /* Tell rank dest what object id came to (REC_RESOLVED): failed with status and msg,

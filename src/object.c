@@ -616,6 +616,19 @@ static void remote_fire(rmpi_waitnode_t *n, rmpi_obj_t *o)
     /* the caller (settled) decides whether o can go */
 }
 
+int rmpi__obj_push_locked(rmpi_obj_t *o, int dest)
+{
+    remote_wait_t *rw = malloc(sizeof(*rw));
+
+    if (rw == NULL)
+        return RMPI_ERR_NO_MEMORY;
+    rw->wn.want_data = 0;
+    rw->wn.fire = remote_fire;
+    rw->dest = dest;
+    rmpi__obj_wait(o, &rw->wn);
+    return RMPI_OK;
+}
+
 void rmpi__obj_handle_resolve(int src, const void *body, size_t len)
 {
     rmpi_oid_t id;
@@ -630,15 +643,8 @@ void rmpi__obj_handle_resolve(int src, const void *body, size_t len)
                      : RMPI_ERR_UNKNOWN_REF;
         send_resolved_locked(src, id, NULL, st);
     } else if (o->state == RMPI_OBJ_PENDING) {
-        remote_wait_t *rw = malloc(sizeof(*rw));
-        if (rw != NULL) {
-            rw->wn.want_data = 0;
-            rw->wn.fire = remote_fire;
-            rw->dest = src;
-            rmpi__obj_wait(o, &rw->wn);
-        } else {
+        if (rmpi__obj_push_locked(o, src) != RMPI_OK)
             send_resolved_locked(src, id, NULL, RMPI_ERR_NO_MEMORY);
-        }
     } else {
         send_resolved_locked(src, id, o, RMPI_OK);
     }
@@ -663,9 +669,11 @@ void rmpi__obj_handle_resolved(int src, const void *body, size_t len)
         rmpi__store_unlock();
         return;
     }
-    o->resolving = 0;
-    if (src != rmpi_oid_owner(id)) /* from the producing rank (subscribe_locked) */
+    /* Unasked, from the rank that made it: a subscription at the producing rank, or
+     * the owner's push when the owner made it (holder: where it was expected from). */
+    if (src != rmpi_oid_owner(id) || o->holder == src)
         atomic_fetch_add_explicit(&rmpi__rt.args_forwarded, 1, memory_order_relaxed);
+    o->resolving = 0;
     if (r.status != RMPI_OK) {
         char msg[1024];
         if (r.msglen > 0 && r.msglen <= tlen)

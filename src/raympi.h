@@ -400,7 +400,7 @@ typedef struct {
     int      num_cpus;         /**< executor slots (cores) of this rank */
     char     job_dir[256];     /**< this job's directory on the node ("" if none) */
     uint64_t args_forwarded;   /**< task arguments this rank got straight from the rank
-                                    whose task made them, not through their owner */
+                                    whose task made them, without asking their owner */
 } rmpi_stats_t;
 
 /** This rank's counters into the first size bytes of out (the struct may grow in

@@ -431,8 +431,13 @@ static void acquire_args_locked(rmpi_task_s *t)
             a->wn.want_data = 1;
             a->wn.fire = exec_dep_fire;
             rmpi__obj_wait(o, &a->wn);
-            if (a->kind == ARGK_PENDING)
+            if (a->kind == ARGK_PENDING) {
                 subscribe_locked(o, a->holder);
+            } else if (a->kind == ARGK_PUSHED && o->state == RMPI_OBJ_PENDING && !o->owned &&
+                       !o->resolving) {
+                o->resolving = 1; /* the owner sends it */
+                o->holder = a->holder;
+            }
             rmpi__obj_ensure_data_locked(o); /* asks the owner unless subscribed */
         }
     }
@@ -580,9 +585,14 @@ static int send_task_locked(rmpi_task_s *t)
                     wa.holder = o->data != NULL ? rmpi__rt.rank : o->holder;
                 } else if (o != NULL && o->state == RMPI_OBJ_PENDING) {
                     int producer = producer_rank_locked(o);
-                    if (producer != rmpi__rt.rank) { /* else the executor asks here */
+                    if (producer != rmpi__rt.rank) {
                         wa.kind = ARGK_PENDING;
                         wa.holder = producer;
+                    } else if (rmpi__obj_push_locked(o, t->dest) == RMPI_OK) {
+                        /* Made here: it follows the task there when it is, unasked
+                         * (records to a rank arrive in order).  Else the executor asks. */
+                        wa.kind = ARGK_PUSHED;
+                        wa.holder = rmpi__rt.rank;
                     }
                 }
             }
@@ -1135,6 +1145,9 @@ void rmpi__task_handle_task(int src, const void *body, size_t len)
             blob += RMPI_ALIGN_UP(a.size, 8);
         } else if (a.kind == ARGK_AT || a.kind == ARGK_PENDING) {
             if (a.holder < 0 || a.holder >= rmpi__rt.size)
+                goto bad;
+        } else if (a.kind == ARGK_PUSHED) {
+            if (a.holder != src)
                 goto bad;
         } else if (a.kind != ARGK_FOREIGN) {
             goto bad;

@@ -4,7 +4,8 @@
  * argument sends it straight to the waiting task's rank.  Checked: the value
  * arrives right, small and large (beyond the inline limit: the consumer pulls it
  * from the producer), to a task on another rank, on the producer's own rank and
- * on the owner's; one result to consumers on every rank at once; a producer's
+ * on the owner's, made on the owner's rank (which pushes it to the consumer's
+ * rank behind the task); one result to consumers on every rank at once; a producer's
  * failure reaches its consumers as that error; an actor method taking a result
  * being made elsewhere; a long chain of tiny tasks across the ranks (races
  * between the result and the subscription, which falls back to the owner).  The
@@ -127,7 +128,8 @@ static int64_t pair_forwarded(int producer, int consumer, int64_t ms)
 static void check_pair(int producer, int consumer)
 {
     /* The owner (rank 0) gets results as their owner: nothing to forward there.  One
-     * entry per object and rank: x twice counts once. */
+     * entry per object and rank: x twice counts once.  A result the owner's rank makes
+     * is pushed to the consumer's rank behind the task: forwarded too. */
     int want = early && consumer != 0 ? 1 : 0;
     int64_t got = pair_forwarded(producer, consumer, SLOW_MS);
     /* The subscription can overtake the task on its way to the producer (they come
@@ -257,6 +259,7 @@ int main(int argc, char **argv)
     check_pair(nranks - 1, nranks > 2 ? 2 : 0);     /* to another rank */
     check_pair(nranks - 1, nranks - 1);             /* on the producer's rank */
     check_pair(nranks > 1 ? 1 : 0, 0);              /* to the owner */
+    check_pair(0, nranks - 1);                      /* from the owner's rank (pushed) */
     check_fan_out();
     check_failure();
     check_large();
