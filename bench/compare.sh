@@ -27,6 +27,10 @@ set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 srcroot=$(cd "$here/.." && pwd)
+# The tree measured, taken before this script writes its report and plots into it.
+commit=$(git -C "$srcroot" rev-parse --short HEAD 2>/dev/null || echo "none")
+dirty=""
+git -C "$srcroot" status --porcelain 2>/dev/null | grep -q . && dirty=", with uncommitted changes"
 smoke=0
 out=""
 builddir=$here
@@ -350,9 +354,6 @@ ompi_ver=$($mpirun --version 2>/dev/null | head -n1)
 ucx_ver=$(ucx_info -v 2>/dev/null | awk '/Version/ { print $3; exit }')
 m4_ver=$($py -c 'import mpi4py; print(mpi4py.__version__)' 2>/dev/null)
 dk_ver=$($py -c 'import distributed; print(distributed.__version__)' 2>/dev/null)
-commit=$(git -C "$srcroot" rev-parse --short HEAD 2>/dev/null || echo "none")
-dirty=""
-git -C "$srcroot" status --porcelain 2>/dev/null | grep -q . && dirty=", with uncommitted changes"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.3g\n", a / b }'; }
 target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP REQUIRED?
