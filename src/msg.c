@@ -134,12 +134,14 @@ static void free_cb(void *arg, int status)
     free(arg);
 }
 
-/* Progress thread, once per pass: one message per destination with records. */
+/* Progress thread, once per pass: one message per destination with records.  A
+ * batch that cannot go for want of memory keeps its records (and its number: the
+ * receiver handles batches in order) for the next pass.  (Nothing is queued while
+ * this runs: handlers run only from the worker's progress.) */
 static void flush(void)
 {
-    int n = mq.ndirty;
+    int n = mq.ndirty, keep = 0;
 
-    mq.ndirty = 0;
     for (int i = 0; i < n; i++) {
         int dest = mq.dirty[i];
         out_queue_t *q = &mq.q[dest];
@@ -160,32 +162,45 @@ static void flush(void)
             char *buf = malloc(total);
             if (buf == NULL) {
                 rmpi_error(MOD, "out of memory batching %zu bytes to rank %d", total, dest);
-                break; /* keep the records; try next pass */
+                break;
             }
             size_t off = 0;
-            for (o = q->head; o != end;) {
-                rmpi_out_t *next = o->next;
+            for (o = q->head; o != end; o = o->next) {
                 memcpy(buf + off, &o->rec, o->rec.len);
                 off += o->rec.len;
+            }
+            rmpi_batch_hdr_t h = {RMPI_PROTO_VERSION, {0, 0, 0}, (uint32_t)rmpi__rt.rank, count,
+                                  (uint32_t)(rmpi__exec_queue_len() + rmpi__exec_running()),
+                                  q->seq, 0};
+            int rc = rmpi__tp_send(dest, AM_BATCH, &h, sizeof(h), buf, total, free_cb, buf);
+            if (rc == RMPI_ERR_NO_MEMORY) {
+                rmpi_error(MOD, "out of memory sending %u record(s) to rank %d", count, dest);
+                free(buf);
+                break;
+            }
+            if (rc == RMPI_OK) {
+                q->seq++;
+            } else {
+                /* A dead rank: its tasks are failed by the peer-failure path. */
+                rmpi_debug(MOD, "dropping %u record(s) to rank %d: %s", count, dest,
+                           rmpi_status_string(rc));
+                free(buf);
+            }
+            for (o = q->head; o != end;) {
+                rmpi_out_t *next = o->next;
                 free(o);
                 o = next;
             }
             q->head = end;
             if (end == NULL)
                 q->tail = NULL;
-            rmpi_batch_hdr_t h = {RMPI_PROTO_VERSION, {0, 0, 0}, (uint32_t)rmpi__rt.rank, count,
-                                  (uint32_t)(rmpi__exec_queue_len() + rmpi__exec_running()),
-                                  q->seq++, 0};
-            int rc = rmpi__tp_send(dest, AM_BATCH, &h, sizeof(h), buf, total, free_cb, buf);
-            if (rc != RMPI_OK) {
-                /* A dead rank: its tasks are failed by the peer-failure path. */
-                rmpi_debug(MOD, "dropping %u record(s) to rank %d: %s", count, dest,
-                           rmpi_status_string(rc));
-                free(buf);
-            }
         }
-        q->dirty = 0;
+        if (q->head != NULL)
+            mq.dirty[keep++] = dest; /* (keep <= i: a slot already read) */
+        else
+            q->dirty = 0;
     }
+    mq.ndirty = keep;
 }
 
 static void handle_records(int src, const char *p, size_t len, uint32_t count)
