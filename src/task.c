@@ -855,7 +855,7 @@ int rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out)
         dispatch_locked(t, rank); /* with early dispatch the executor waits */
     }
     rmpi__store_unlock();
-    rmpi__tp_help_backlog(16);
+    rmpi__tp_help_backlog(64);
     return RMPI_OK;
 }
 
