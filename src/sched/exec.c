@@ -55,7 +55,7 @@ static void bind_thread(int index)
     hwloc_bitmap_t set;
     int ncores;
 
-    if (!ex.bind || ex.topo == NULL)
+    if (!ex.bind || ex.topo == NULL || ex.set == NULL || ex.stop)
         return;
     set = hwloc_bitmap_dup(ex.set);
     ncores = hwloc_get_nbobjs_inside_cpuset_by_type(ex.topo, ex.set, HWLOC_OBJ_CORE);
@@ -104,8 +104,8 @@ static void *executor_main(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "rmpi-exec-%d", index);
     pthread_setname_np(pthread_self(), name);
-    bind_thread(index);
     pthread_mutex_lock(&ex.lock);
+    bind_thread(index); /* under the lock: shutdown frees the topology under it */
     ex.starting--;
     for (;;) {
         rmpi_xnode_t **link;
@@ -209,7 +209,7 @@ static int spawn_locked(void)
 /* Make sure someone will take the queue head if it can run now. */
 static void kick_locked(void)
 {
-    if (first_fit_locked() == NULL)
+    if (ex.stop || first_fit_locked() == NULL) /* (no thread starts once shutting down) */
         return;
     /* Threads that are not idle are running or blocked in a wait: only an idle
      * or starting thread can take the task. */
@@ -360,12 +360,15 @@ void rmpi__exec_fini(double timeout_s, void (*drop)(rmpi_xnode_t *n))
         }
     }
     ex.started = 0;
+    /* A thread still starting (past the timeout) binds under the lock and finds
+     * these gone. */
+    hwloc_topology_t topo = ex.topo;
+    hwloc_bitmap_t set = ex.set;
+    ex.topo = NULL;
+    ex.set = NULL;
     pthread_mutex_unlock(&ex.lock);
-    if (ex.topo != NULL) {
-        if (ex.set != NULL)
-            hwloc_bitmap_free(ex.set);
-        hwloc_topology_destroy(ex.topo);
-        ex.topo = NULL;
-        ex.set = NULL;
-    }
+    if (set != NULL)
+        hwloc_bitmap_free(set);
+    if (topo != NULL)
+        hwloc_topology_destroy(topo);
 }
