@@ -276,7 +276,8 @@ static void handle_batch(const rmpi_tp_msg_t *m)
 {
     const rmpi_batch_hdr_t *h = m->hdr;
 
-    if (m->hlen < sizeof(*h) || h->version != RMPI_PROTO_VERSION || h->src >= (uint32_t)rmpi__rt.size) {
+    if (m->hlen < sizeof(*h) || h->version != RMPI_PROTO_VERSION ||
+        h->src >= (uint32_t)rmpi__rt.size) {
         rmpi_error(MOD, "dropping a malformed batch (header %zu bytes, version %d)", m->hlen,
                    m->hlen >= 1 ? ((const uint8_t *)m->hdr)[0] : -1);
         if (m->owned)
@@ -287,20 +288,21 @@ static void handle_batch(const rmpi_tp_msg_t *m)
     rmpi_seqbuf_t *in = &mq.in[src];
     atomic_store_explicit(&rmpi__rt.qlen[src], (int)h->qlen, memory_order_relaxed);
     rmpi__tp_count_received(src, m->len + m->hlen);
-    if (!rmpi_seqbuf_is_next(in, h->seq)) {
+    int early = !rmpi_seqbuf_is_next(in, h->seq);
+    if (early) {
         if (hold(in, h, m) == 0)
             return;
+        /* No memory to keep it: out of turn now, and its turn skipped later. */
         rmpi_error(MOD, "out of memory holding an early batch from rank %d: handled now", src);
-        if (m->status == RMPI_OK)
-            handle_records(src, m->data, m->len, h->count);
-        if (m->owned)
-            free(m->data);
-        return;
+        if (rmpi_seqbuf_done_early(in, h->seq) != 0)
+            rmpi_error(MOD, "batches from rank %d wait for batch %u", src, h->seq);
     }
     if (m->status == RMPI_OK) /* (a failed receive lost its records: the rank is dying) */
         handle_records(src, m->data, m->len, h->count);
     if (m->owned)
         free(m->data);
+    if (early)
+        return;
     for (rmpi_seqitem_t *b; (b = rmpi_seqbuf_advance(in)) != NULL; free(b)) {
         if (b->data != NULL)
             handle_records(src, b->data, b->len, b->count);

@@ -21,9 +21,24 @@ int rmpi_seqbuf_hold(rmpi_seqbuf_t *b, uint32_t seq, uint32_t count, void *data,
     return 0;
 }
 
+int rmpi_seqbuf_done_early(rmpi_seqbuf_t *b, uint32_t seq)
+{
+    uint32_t k = seq - b->expect - 1;
+
+    if (k >= 64)
+        return -1;
+    b->ahead |= 1ull << k;
+    return 0;
+}
+
 rmpi_seqitem_t *rmpi_seqbuf_advance(rmpi_seqbuf_t *b)
 {
-    b->expect++;
+    int done;
+    do { /* past the numbers already handled out of turn */
+        b->expect++;
+        done = (int)(b->ahead & 1);
+        b->ahead >>= 1;
+    } while (done);
     rmpi_seqitem_t *it = b->held;
     if (it == NULL || it->seq != b->expect)
         return NULL;

@@ -21,6 +21,7 @@ typedef struct rmpi_seqitem {
 
 typedef struct {
     uint32_t        expect; /* number of the next item to handle */
+    uint64_t        ahead;  /* bit k: expect + 1 + k was handled out of turn */
     rmpi_seqitem_t *held;   /* early ones, in number order (wrapping) */
 } rmpi_seqbuf_t;
 
@@ -32,6 +33,10 @@ static inline int rmpi_seqbuf_is_next(const rmpi_seqbuf_t *b, uint32_t seq)
 /* Keep an early item; the buffer takes data (malloc'd, or NULL).  0, or -1 when
  * out of memory (nothing was taken). */
 int rmpi_seqbuf_hold(rmpi_seqbuf_t *b, uint32_t seq, uint32_t count, void *data, size_t len);
+
+/* An early item that could not be held was handled at once: its turn is skipped.
+ * 0, or -1 when it is more than 64 ahead (the stream then waits at its number). */
+int rmpi_seqbuf_done_early(rmpi_seqbuf_t *b, uint32_t seq);
 
 /* The expected item was handled: the next one, if it is held, for the caller to
  * handle (then free its data and it, and call again), else NULL. */
