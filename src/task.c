@@ -525,6 +525,15 @@ static int pending_rank_locked(rmpi_task_s *t)
     return alt;
 }
 
+/* An earlier argument of t is the same owned object: that one registered the push. */
+static int pushed_before(const rmpi_task_s *t, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (t->args[j].type == RMPI_ARG_REF && t->args[j].obj == t->args[i].obj)
+            return 1;
+    return 0;
+}
+
 /* Encode the spec for a remote executor. */
 static int send_task_locked(rmpi_task_s *t)
 {
@@ -588,9 +597,11 @@ static int send_task_locked(rmpi_task_s *t)
                     if (producer != rmpi__rt.rank) {
                         wa.kind = ARGK_PENDING;
                         wa.holder = producer;
-                    } else if (rmpi__obj_push_locked(o, t->dest) == RMPI_OK) {
+                    } else if (pushed_before(t, i) ||
+                               rmpi__obj_push_locked(o, t->dest) == RMPI_OK) {
                         /* Made here: it follows the task there when it is, unasked
-                         * (records to a rank arrive in order).  Else the executor asks. */
+                         * (records to a rank are handled in order).  Else the executor
+                         * asks.  (Once per object and task.) */
                         wa.kind = ARGK_PUSHED;
                         wa.holder = rmpi__rt.rank;
                     }

@@ -148,7 +148,8 @@ static const config_field_t fields[] = {
     FIELD("RAYMPI_UCX_SPIN_US", "-1",
           "microseconds an idle thread polls before it sleeps (-1: 50, or 10 when the "
           "node's ranks outnumber its cores; an idle executor of a rank with cores of its "
-          "own does not yield for the first half unless a thread of the rank waits)", parse_int, spin_us, NULL),
+          "own does not yield for the first half unless a thread of the rank waits)",
+          parse_int, spin_us, NULL),
     FIELD("RAYMPI_UCX_ERR_HANDLING", "auto",
           "UCX peer error handling (a dead rank is reported, not fatal): yes (every "
           "endpoint), no (none), auto (endpoints to other nodes only: in UCX 1.13 it "

@@ -26,9 +26,9 @@ int  rmpi__cpus_intersect(const char *a, const char *b);
  * alone, so each thread gets a core of it; spin_us: idle polling before sleeping,
  * during which an idle thread calls poll() (may be NULL), e.g. to receive the
  * next task itself; poll returns > 0 when it did something, < 0 when the thread
- * should leave the core to others now.  For the first busy_us
- * of it the thread does not yield between polls (for ranks with cores of their
- * own: the next task usually comes within microseconds); then it yields often.
+ * should leave the core to others now.  For the first busy_us of it the thread
+ * does not yield between polls (for ranks with cores of their own: the next task
+ * usually comes within microseconds); then it yields often.
  */
 int  rmpi__exec_init(int ncpus, int bind, int exclusive, int spin_us, int busy_us,
                      rmpi_exec_run_t run, int (*poll)(void));
