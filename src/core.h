@@ -8,6 +8,7 @@
 
 #include "raympi.h"
 #include "base/config.h"
+#include "base/idmap.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "sched/sched.h"
@@ -84,10 +85,8 @@ typedef struct {
 
 struct rmpi_task {
     rmpi_xnode_t   xn;         /* executor queue link; first member */
-    UT_hash_handle hh;         /* owner: tasks running elsewhere (key seq);
-                                  executor: other owners' tasks here (key seq, owner) */
     uint64_t       seq;
-    int32_t        owner;      /* right after seq: the executor's key */
+    int32_t        owner;
     int            dest;
     uint32_t       fn;
     uint32_t       cpus_milli;
@@ -112,10 +111,6 @@ struct rmpi_task {
     char          *blob;
 };
 typedef struct rmpi_task rmpi_task_s;
-/* The executor's key of a task: seq and owner, adjacent in the struct. */
-#define RMPI_XKEY_LEN (sizeof(uint64_t) + sizeof(int32_t))
-_Static_assert(offsetof(rmpi_task_s, owner) == offsetof(rmpi_task_s, seq) + sizeof(uint64_t),
-               "rmpi_task_s: owner must follow seq (the executor's hash key)");
 
 /* ---- records between ranks (msg.c) ---- */
 #define RMPI_PROTO_VERSION 2
@@ -275,8 +270,10 @@ typedef struct {
     int            busy_us;   /* ... idle executors the first part of it without yielding */
     uint64_t       inline_max;
     _Atomic uint64_t next_seq;
-    rmpi_task_s   *remote_tasks; /* owner's tasks running on other ranks (store lock) */
-    rmpi_task_s   *exec_tasks;   /* other owners' tasks on this rank, not over (store lock) */
+    rmpi_idmap_t   remote_tasks; /* owner's tasks running on other ranks, key (0, seq);
+                                    store lock */
+    rmpi_idmap_t   exec_tasks;   /* other owners' tasks on this rank, not over, key
+                                    (owner, seq); store lock */
     _Atomic uint64_t owned_objects;
     _Atomic uint64_t tasks_executed, tasks_submitted;
     _Atomic uint64_t args_forwarded;

@@ -277,7 +277,7 @@ void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg)
         complete_local_locked(t, status, msg);
         return;
     }
-    HASH_DEL(rmpi__rt.exec_tasks, t);
+    rmpi_idmap_del(&rmpi__rt.exec_tasks, (uint64_t)t->owner, t->seq);
     release_args_locked(t);
     send_subs_locked(t, status, msg);
     send_done_locked(t, status, msg);
@@ -355,14 +355,7 @@ static void exec_dep_fire(rmpi_waitnode_t *n, rmpi_obj_t *o)
 
 static rmpi_task_s *exec_task_find_locked(int owner, uint64_t seq)
 {
-    struct { uint64_t seq; int32_t owner; } key;
-    rmpi_task_s *t;
-
-    memset(&key, 0, sizeof(key));
-    key.seq = seq;
-    key.owner = owner;
-    HASH_FIND(hh, rmpi__rt.exec_tasks, &key, RMPI_XKEY_LEN, t);
-    return t;
+    return rmpi_idmap_get(&rmpi__rt.exec_tasks, (uint64_t)owner, seq);
 }
 
 /*
@@ -482,9 +475,7 @@ static int locality_rank_locked(rmpi_task_s *t)
  * runs here or waits here for its own arguments). */
 static int producer_rank_locked(const rmpi_obj_t *o)
 {
-    rmpi_task_s *p;
-
-    HASH_FIND(hh, rmpi__rt.remote_tasks, &o->id.lo, sizeof(o->id.lo), p);
+    rmpi_task_s *p = rmpi_idmap_get(&rmpi__rt.remote_tasks, 0, o->id.lo);
     return p != NULL ? p->dest : rmpi__rt.rank;
 }
 
@@ -656,9 +647,10 @@ static void dispatch_locked(rmpi_task_s *t, int fixed_rank)
         acquire_args_locked(t);
         return;
     }
-    HASH_ADD(hh, rmpi__rt.remote_tasks, seq, sizeof(t->seq), t);
-    if (send_task_locked(t) != RMPI_OK) {
-        HASH_DEL(rmpi__rt.remote_tasks, t);
+    if (rmpi_idmap_put(&rmpi__rt.remote_tasks, 0, t->seq, t) != 0) {
+        complete_local_locked(t, RMPI_ERR_NO_MEMORY, "out of memory placing the task");
+    } else if (send_task_locked(t) != RMPI_OK) {
+        rmpi_idmap_del(&rmpi__rt.remote_tasks, 0, t->seq);
         complete_local_locked(t, RMPI_ERR_NO_MEMORY, "out of memory sending the task");
     }
 }
@@ -1221,7 +1213,11 @@ void rmpi__task_handle_task(int src, const void *body, size_t len)
         task_free(t);
         goto bad;
     }
-    HASH_ADD(hh, rmpi__rt.exec_tasks, seq, RMPI_XKEY_LEN, t);
+    if (rmpi_idmap_put(&rmpi__rt.exec_tasks, (uint64_t)t->owner, t->seq, t) != 0) {
+        rmpi__task_finish_locked(t, RMPI_ERR_NO_MEMORY, "out of memory registering the task");
+        rmpi__store_unlock();
+        return;
+    }
     acquire_args_locked(t);
     rmpi__store_unlock();
     return;
@@ -1239,15 +1235,14 @@ void rmpi__task_handle_done(int src, const void *body, size_t len)
     memcpy(&d, p, sizeof(d));
     p += sizeof(d);
     rmpi__store_lock();
-    rmpi_task_s *t;
-    HASH_FIND(hh, rmpi__rt.remote_tasks, &d.seq, sizeof(d.seq), t);
+    rmpi_task_s *t = rmpi_idmap_get(&rmpi__rt.remote_tasks, 0, d.seq);
     if (t == NULL || t->dest != src || d.nret != t->nret) {
         rmpi__store_unlock();
         rmpi_warn(CORE, "completion of unknown task %llu from rank %d ignored",
                   (unsigned long long)d.seq, src);
         return;
     }
-    HASH_DEL(rmpi__rt.remote_tasks, t);
+    rmpi_idmap_del(&rmpi__rt.remote_tasks, 0, d.seq);
     if (d.status != RMPI_OK) {
         char *msg = NULL;
         if (d.msglen <= (size_t)(end - p))
@@ -1350,33 +1345,57 @@ void rmpi__task_handle_sub_miss(int src, const void *body, size_t len)
     rmpi__store_unlock();
 }
 
+struct on_rank {
+    int           rank;
+    size_t        n;
+    rmpi_task_s **v;
+};
+
+static void take_if_on(void *v, void *arg)
+{
+    rmpi_task_s *t = v;
+    struct on_rank *c = arg;
+
+    if (t->dest != c->rank)
+        return;
+    rmpi_idmap_del(&rmpi__rt.remote_tasks, 0, t->seq);
+    c->v[c->n++] = t;
+}
+
 void rmpi__task_peer_failed_locked(int rank)
 {
-    rmpi_task_s *t, *tmp;
-
-    HASH_ITER(hh, rmpi__rt.remote_tasks, t, tmp) {
-        if (t->dest != rank)
-            continue;
-        HASH_DEL(rmpi__rt.remote_tasks, t);
+    /* Taken out first: failing one may dispatch or fail others, which changes
+     * the table. */
+    struct on_rank c = {rank, 0, malloc((rmpi__rt.remote_tasks.count + 1) * sizeof(*c.v))};
+    if (c.v == NULL) {
+        rmpi_error(CORE, "out of memory failing the tasks of dead rank %d", rank);
+        return;
+    }
+    rmpi_idmap_foreach(&rmpi__rt.remote_tasks, take_if_on, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        rmpi_task_s *t = c.v[i];
         char what[300];
         char *msg = fmt_msg("rank %d died while running '%s'", rank,
                             rmpi__task_what(t, what, sizeof(what)));
         complete_local_locked(t, RMPI_ERR_RANK_DIED, msg ? msg : "rank died");
         free(msg);
     }
+    free(c.v);
+}
+
+static void free_task_v(void *v, void *arg)
+{
+    (void)arg;
+    task_free(v);
 }
 
 void rmpi__task_fini(void)
 {
-    rmpi_task_s *t, *tmp;
-
     rmpi__store_lock();
-    HASH_ITER(hh, rmpi__rt.remote_tasks, t, tmp) {
-        HASH_DEL(rmpi__rt.remote_tasks, t);
-        task_free(t);
-    }
+    rmpi_idmap_foreach(&rmpi__rt.remote_tasks, free_task_v, NULL);
+    rmpi_idmap_clear(&rmpi__rt.remote_tasks);
     /* Tasks still waiting for arguments at shutdown belong to their waiters. */
-    HASH_CLEAR(hh, rmpi__rt.exec_tasks);
+    rmpi_idmap_clear(&rmpi__rt.exec_tasks);
     rmpi__store_unlock();
 }
 

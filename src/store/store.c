@@ -1,4 +1,5 @@
 #include "store.h"
+#include "base/idmap.h"
 #include "base/log.h"
 #include "raympi.h"
 
@@ -12,19 +13,9 @@
 #define LARGE 65536 /* from here on, page-aligned and reused */
 #define CACHE_SLOTS 8
 
-/* The objects by id: open addressing with linear probing, at most half full.  A
- * lookup reads one slot (the key is in it) and usually no other; uthash's chains,
- * about four objects long before it grows, cost a cache miss per object walked, and
- * a rank looks up several objects per task. */
-typedef struct {
-    rmpi_oid_t  id;
-    rmpi_obj_t *o; /* NULL: empty */
-} slot_t;
-
 static struct {
     pthread_mutex_t  lock;
-    slot_t          *slots;
-    size_t           mask, count; /* capacity - 1 (0: none yet), objects */
+    rmpi_idmap_t     objs;     /* by id (base/idmap.h) */
     uint64_t         capacity;
     _Atomic uint64_t bytes;
     _Atomic uint64_t objects;
@@ -70,15 +61,17 @@ static void obj_free(rmpi_obj_t *o)
     free(o);
 }
 
+static void obj_free_v(void *o, void *arg)
+{
+    (void)arg;
+    obj_free(o);
+}
+
 void rmpi__store_fini(void)
 {
     pthread_mutex_lock(&st.lock);
-    for (size_t i = 0; st.slots != NULL && i <= st.mask; i++)
-        if (st.slots[i].o != NULL)
-            obj_free(st.slots[i].o);
-    free(st.slots);
-    st.slots = NULL;
-    st.mask = st.count = 0;
+    rmpi_idmap_foreach(&st.objs, obj_free_v, NULL);
+    rmpi_idmap_clear(&st.objs);
     pthread_mutex_unlock(&st.lock);
     pthread_mutex_lock(&st.cache_lock);
     for (int i = 0; i < CACHE_SLOTS; i++) {
@@ -100,83 +93,28 @@ void rmpi__store_unlock(void)
     pthread_mutex_unlock(&st.lock);
 }
 
-static inline size_t slot_of(rmpi_oid_t id)
-{
-    uint64_t h = (id.lo ^ (id.hi * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
-    return (size_t)(h ^ (h >> 29)) & st.mask;
-}
-
-static inline int oid_eq(rmpi_oid_t a, rmpi_oid_t b)
-{
-    return a.lo == b.lo && a.hi == b.hi;
-}
-
 rmpi_obj_t *rmpi__obj_find(rmpi_oid_t id)
 {
-    if (st.slots == NULL)
-        return NULL;
-    for (size_t i = slot_of(id);; i = (i + 1) & st.mask) {
-        slot_t *s = &st.slots[i];
-        if (s->o == NULL || oid_eq(s->id, id))
-            return s->o;
-    }
-}
-
-static void slot_put(rmpi_obj_t *o)
-{
-    size_t i = slot_of(o->id);
-    while (st.slots[i].o != NULL)
-        i = (i + 1) & st.mask;
-    st.slots[i].id = o->id;
-    st.slots[i].o = o;
-}
-
-static int table_grow(void)
-{
-    slot_t *old = st.slots;
-    size_t oldcap = st.slots != NULL ? st.mask + 1 : 0, cap = oldcap ? 2 * oldcap : 1024;
-    slot_t *v = calloc(cap, sizeof(*v));
-    if (v == NULL)
-        return -1;
-    st.slots = v;
-    st.mask = cap - 1;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i].o != NULL)
-            slot_put(old[i].o);
-    free(old);
-    return 0;
+    return rmpi_idmap_get(&st.objs, id.hi, id.lo);
 }
 
 rmpi_obj_t *rmpi__obj_create(rmpi_oid_t id)
 {
-    if ((st.count + 1) * 2 > (st.slots != NULL ? st.mask + 1 : 0) && table_grow() != 0)
-        return NULL;
     rmpi_obj_t *o = calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
     o->id = id;
     o->holder = -1;
-    slot_put(o);
-    st.count++;
+    if (rmpi_idmap_put(&st.objs, id.hi, id.lo, o) != 0) {
+        free(o);
+        return NULL;
+    }
     return o;
 }
 
 void rmpi__obj_destroy(rmpi_obj_t *o)
 {
-    size_t i = slot_of(o->id);
-    while (st.slots[i].o != o)
-        i = (i + 1) & st.mask;
-    /* Backward-shift deletion: pull later entries of the run into the hole when
-     * their home slot does not lie after it (cyclically), so no lookup stops early. */
-    for (size_t j = (i + 1) & st.mask; st.slots[j].o != NULL; j = (j + 1) & st.mask) {
-        size_t home = slot_of(st.slots[j].id);
-        if (((j - home) & st.mask) >= ((j - i) & st.mask)) {
-            st.slots[i] = st.slots[j];
-            i = j;
-        }
-    }
-    st.slots[i].o = NULL;
-    st.count--;
+    rmpi_idmap_del(&st.objs, o->id.hi, o->id.lo);
     obj_free(o);
 }
 
@@ -237,29 +175,26 @@ void rmpi__obj_fail(rmpi_obj_t *o, int status, const char *msg)
     rmpi__obj_notify(o);
 }
 
+struct visit {
+    void (*fn)(rmpi_obj_t *o, void *arg);
+    void *arg;
+};
+
+static void visit_obj(void *o, void *arg)
+{
+    struct visit *v = arg;
+    v->fn(o, v->arg);
+}
+
 void rmpi__obj_foreach(void (*fn)(rmpi_obj_t *o, void *arg), void *arg)
 {
-    if (st.count == 0)
-        return;
-    /* From an empty slot on: a destroy shifts only later entries of the same run
-     * into the hole, so each object is visited once. */
-    size_t e = 0;
-    while (st.slots[e].o != NULL)
-        e++;
-    for (size_t k = 1; k <= st.mask + 1; k++) {
-        size_t i = (e + k) & st.mask;
-        rmpi_obj_t *o;
-        while ((o = st.slots[i].o) != NULL) {
-            fn(o, arg);
-            if (st.slots[i].o == o)
-                break; /* kept; else what moved into the slot is next */
-        }
-    }
+    struct visit v = {fn, arg};
+    rmpi_idmap_foreach(&st.objs, visit_obj, &v);
 }
 
 size_t rmpi__obj_count(void)
 {
-    return st.count;
+    return st.objs.count;
 }
 
 int rmpi__store_alloc(size_t size, int force, void **out)

@@ -540,8 +540,9 @@ static int progress_once(void)
     if (n != 0 && tp.params.idle_hook != NULL)
         tp.params.idle_hook();
     while ((k = (int)ucp_worker_progress(tp.worker)) != 0) {
-        /* a flood of arrivals does not hold back the tasks the first ones released */
-        n += k;
+        /* A flood of arrivals holds back neither the tasks the first ones released
+         * nor what other threads posted meanwhile (a finished task's completion). */
+        n += k + drain_posted();
         if (tp.params.idle_hook != NULL)
             tp.params.idle_hook();
     }
