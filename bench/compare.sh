@@ -20,7 +20,10 @@
 #   --builddir D  the build's bench/ directory (default: this script's directory)
 #   --no-plots    skip the PNG plots
 # Environment: MPIRUN (default mpirun), COMPARE_SYSTEMS (default
-# "mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask").
+# "mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask"), COMPARE_ROUNDS
+# (default 5; 2 with --smoke): how many times the stencil_1d sweeps of MPI,
+# ray-mpi tasks and actors and mpi4py.futures run, one after the other in turn,
+# for the targets' medians (the first round is the main sweeps).
 # Exit status: 0 when every system ran without a failure, 1 otherwise (the
 # report is written either way).
 set -uo pipefail
@@ -121,6 +124,15 @@ run() {
     fi
 }
 
+all_runs() { # every run's name, in the order they ran
+    local r s
+    echo limits microbench peak mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask
+    for ((r = 2; r <= rounds; r++)); do
+        for s in mpi rmpi-tasks rmpi-actors mpi4py; do echo "$s-r$r"; done
+    done
+    echo lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end
+}
+
 # --- sweep ranges per system ------------------------------------------------------------
 # s: iterations 2^(26-s).  Each range starts where the system is near its best
 # efficiency and runs down past its METG; --stop-below ends a sweep once a point is
@@ -138,6 +150,7 @@ if [ $smoke = 1 ]; then
     limits_args=(--smoke)
     mb_args=(--smoke --timeout 15)
     lim=60; pylim=60
+    rounds=${COMPARE_ROUNDS:-2}
 else
     mpi_args=(--type all --steps 1000 --sweep 13:26 --reps 3 --stop-below 0.03 --max-time 40)
     rt_args=(--type all --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
@@ -148,6 +161,7 @@ else
     peak_args=(--peak --peak-iters 1048576 --peak-reps 30)
     peak_end_args=(--peak --peak-iters 1048576 --peak-reps 30)
     lat_c=20000; py_lat_c=2000
+    rounds=${COMPARE_ROUNDS:-5}
     limits_args=()
     mb_args=(--only single_client_put_gigabytes,get_64MiB_remote --warmup 0.5 --round-time 1 --rounds 3 --timeout 30)
     lim=400; pylim=400
@@ -193,6 +207,26 @@ if has dask; then
     fi
 fi
 
+# --- more rounds of the stencil_1d sweeps ------------------------------------------------------
+# This machine's speed changes within minutes (bench/METG_FINDINGS.md, 4.): one sweep
+# per system puts each in a different phase, and a ratio of two METGs inherits both.
+# The systems of the targets run in turn, round after round; a ratio is taken within
+# a round, and the targets are judged on the median over the rounds.
+round_systems=()
+for s in mpi rmpi-tasks rmpi-actors mpi4py; do
+    has "$s" && [ -s "$logs/$s.log" ] && round_systems+=("$s")
+done
+for ((r = 2; r <= rounds; r++)); do
+    for s in "${round_systems[@]}"; do
+        case "$s" in
+        mpi) run "mpi-r$r" $lim "$mpirun" --oversubscribe -n "$np" "$builddir/metg_mpi" "${mpi_args[@]/#all/stencil_1d}" "${peak_args_common[@]}" ;;
+        rmpi-tasks) run "rmpi-tasks-r$r" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks "${rt_args[@]/#all/stencil_1d}" "${peak_args_common[@]}" ;;
+        rmpi-actors) run "rmpi-actors-r$r" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl actors "${ra_args[@]/#all/stencil_1d}" "${peak_args_common[@]}" ;;
+        mpi4py) run "mpi4py-r$r" $pylim "$mpirun" --oversubscribe -n $((np + 1)) -x PYTHONPATH -x METG_CORE_LIB "$py" -m mpi4py.futures "$here/metg_mpi4py.py" "${m4_args[@]}" "${peak_args_common[@]}" ;;
+        esac
+    done
+done
+
 # --- latency and tasks/s ---------------------------------------------------------------------
 run lat-mpi 60 "$mpirun" --oversubscribe -n "$np" "$builddir/metg_mpi" --latency --count $lat_c
 run lat-rmpi 120 "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --latency --count $lat_c
@@ -223,6 +257,56 @@ for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
     "$builddir/metg_report" --peak-flops "${peak:-0}" --cores "$cc" --label "$s" --best "$logs/$s.log" |
         sed 's/^/best-/' >> "$all" 2>>"$logs/report.err" || true
 done
+# The rounds' stencil_1d METGs: "ROUND KIND SYSTEM stencil_1d STATUS VALUE" (round 1:
+# the main sweeps).
+rall=$logs/rounds.txt
+: > "$rall"
+for ((r = 1; r <= rounds; r++)); do
+    for s in "${round_systems[@]}"; do
+        log=$logs/$s.log
+        [ $r -gt 1 ] && log=$logs/$s-r$r.log
+        [ -s "$log" ] || continue
+        "$builddir/metg_report" --peak-flops "${peak:-0}" --cores "$np" --label "$s" "$log" 2>>"$logs/report.err" |
+            awk -v r=$r '($1 == "metg" || $1 == "kmetg") && $3 == "stencil_1d" { print r, $0 }' >> "$rall"
+    done
+done
+# rounds_table KIND: one row per round and the medians (ratios within a round)
+rounds_table() {
+    awk -v k="$1" -v n="$rounds" '
+    function us(v) { if (v == "") return "-"; v *= 1e6
+        if (v >= 1000) return sprintf("%.2f ms", v / 1000); if (v >= 10) return sprintf("%.1f us", v)
+        return sprintf("%.2f us", v) }
+    function med(a, m,   i, j, t, c) { c = 0
+        for (i = 1; i <= m; i++) if (a[i] != "") { c++; b[c] = a[i] + 0 }
+        for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
+        if (c == 0) return ""; return (c % 2) ? b[(c + 1) / 2] : (b[c / 2] + b[c / 2 + 1]) / 2 }
+    function cell(v, st) { return (st == "ok") ? us(v) : (st == "above") ? "> " us(v) : (st == "below") ? "<= " us(v) : "-" }
+    function rat(a, b) { return (a == "" || b == "" || b == 0) ? "" : a / b }
+    function rc(v) { return (v == "") ? "-" : sprintf("%.3gx", v) }
+    function dash(v) { return (v == "") ? "-" : v }
+    $2 == k { st[$1, $3] = $5; val[$1, $3] = $6; if ($5 == "ok") v[$1, $3] = $6 }
+    END {
+        for (r = 1; r <= n; r++) {
+            m[r] = v[r, "mpi"]; t[r] = v[r, "rmpi-tasks"]; a[r] = v[r, "rmpi-actors"]; p[r] = v[r, "mpi4py"]
+            rt[r] = rat(t[r], m[r]); ra[r] = rat(a[r], m[r]); rp[r] = rat(p[r], t[r])
+            printf "| %d | %s | %s | %s | %s | %s | %s | %s |\n", r,
+                cell(val[r, "mpi"], st[r, "mpi"]), cell(val[r, "rmpi-tasks"], st[r, "rmpi-tasks"]),
+                cell(val[r, "rmpi-actors"], st[r, "rmpi-actors"]), cell(val[r, "mpi4py"], st[r, "mpi4py"]),
+                rc(rt[r]), rc(ra[r]), rc(rp[r])
+        }
+        printf "| median | %s | %s | %s | %s | %s | %s | %s |\n", us(med(m, n)), us(med(t, n)), us(med(a, n)), us(med(p, n)),
+            rc(med(rt, n)), rc(med(ra, n)), rc(med(rp, n))
+        # for the verdicts: "NAME median met_count counted"
+        c1 = c2 = c3 = k1 = k2 = k3 = 0
+        for (r = 1; r <= n; r++) {
+            if (rt[r] != "") { c1++; if (rt[r] <= 10) k1++ }
+            if (ra[r] != "") { c2++; if (ra[r] <= 5) k2++ }
+            if (rp[r] != "") { c3++; if (rp[r] >= 100) k3++ }
+        }
+        printf "#V tasks %s %d %d\n#V actors %s %d %d\n#V mpi4py %s %d %d\n", dash(med(rt, n)), k1, c1,
+            dash(med(ra, n)), k2, c2, dash(med(rp, n)), k3, c3
+    }' "$rall"
+}
 maxeff=$(awk '$1 == "point" { if ($9 > m) m = $9 } END { printf "%.3f\n", m + 0 }' "$all")
 kind=metg # which METG the helpers read: metg (Task Bench's), kmetg (kernel time), best-metg
 metg() { # SYSTEM PATTERN -> "status value_s"
@@ -417,6 +501,12 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     for n in limits microbench peak mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end; do
         [ -n "${cmd[$n]:-}" ] && echo "${cmd[$n]}"
     done
+    if [ "$rounds" -ge 2 ] && [ ${#round_systems[@]} -gt 0 ]; then
+        echo "# rounds 2 to $rounds, each running in turn:"
+        for s in "${round_systems[@]}"; do
+            [ -n "${cmd[$s-r2]:-}" ] && echo "${cmd[$s-r2]}"
+        done
+    fi
     echo "bench/metg_report --peak-flops $peak --cores $np --label SYSTEM LOG   # per system"
     echo '```'
     echo
@@ -516,6 +606,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo "The project's targets, on each system's stencil_1d METG, with both efficiencies. A METG"
     echo "the sweep did not bracket is a bound, so the ratio is an interval; the verdict is"
     echo "given when the whole interval decides it."
+    [ "$rounds" -ge 2 ] && echo "These are the main sweeps' (round 1's) verdicts; the next section judges the targets on all $rounds rounds."
     echo
     echo "| target | efficiency | METG (a / b) | ratio a/b | required | verdict |"
     echo "| --- | --- | ---: | ---: | ---: | --- |"
@@ -528,6 +619,39 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     done
     kind=metg
     echo
+    if [ "$rounds" -ge 2 ] && [ -s "$rall" ]; then
+        echo "## Targets over $rounds rounds (stencil_1d)"
+        echo
+        echo "The stencil_1d sweeps of $(for s in "${round_systems[@]}"; do printf '%s, ' "$(names_of "$s")"; done | sed 's/, $//')"
+        echo "ran $rounds times, in turn (round 1 is the main sweeps above; the other rounds repeat their"
+        echo "stencil_1d part with the same options). This machine's speed changes within minutes"
+        echo "(\`bench/METG_FINDINGS.md\`, 4.), and one sweep per system puts each system in a different"
+        echo "phase; so a ratio is taken within a round, and the targets are judged on the median"
+        echo "of the rounds' ratios. \"-\": a METG the round's sweep did not bracket (no ratio)."
+        echo
+        for kind in kmetg metg; do
+            kl=$( [ $kind = metg ] && echo "peak-based efficiency (Task Bench)" || echo "kernel-time efficiency" )
+            echo "**METG(50%), $kl:**"
+            echo
+            echo "| round | MPI | ray-mpi tasks | ray-mpi actors | mpi4py.futures | tasks / MPI | actors / MPI | mpi4py / tasks |"
+            echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            rounds_table $kind | grep -v '^#V'
+            echo
+        done
+        echo "| target | efficiency | median ratio | rounds meeting it | required | verdict |"
+        echo "| --- | --- | ---: | ---: | ---: | --- |"
+        for kind in kmetg metg; do
+            kl=$( [ $kind = metg ] && echo "peak (Task Bench)" || echo "kernel time" )
+            rounds_table $kind | awk -v kl="$kl" '
+                /^#V/ { d = ($2 == "tasks") ? "ray-mpi tasks within 10x of MPI" : ($2 == "actors") ? "ray-mpi actors within 5x of MPI" : "mpi4py.futures at least 100x ray-mpi tasks"
+                    q = ($2 == "tasks") ? "<= 10x" : ($2 == "actors") ? "<= 5x" : ">= 100x"
+                    if ($3 == "-") { printf "| %s | %s | - | - | %s | n/a (no round bracketed both) |\n", d, kl, q; next }
+                    ok = ($2 == "mpi4py") ? ($3 >= 100) : ($2 == "tasks") ? ($3 <= 10) : ($3 <= 5)
+                    printf "| %s | %s | %.3gx | %d of %d | %s | %s |\n", d, kl, $3, $4, $5, q, ok ? "met" : "**not met**" }'
+        done
+        kind=metg
+        echo
+    fi
     echo "## Efficiency by granularity (stencil_1d)"
     echo
     if [ "$plot_status" = drawn ]; then
@@ -609,7 +733,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo
     echo "| run | seconds | exit status |"
     echo "| --- | ---: | ---: |"
-    for n in limits microbench peak mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end; do
+    for n in $(all_runs); do
         [ -n "${cmd[$n]:-}" ] && echo "| $n | ${secs[$n]} | ${rc_of[$n]}$( [ "${rc_of[$n]}" = 124 ] && echo ' (timed out)') |"
     done
     for n in "${!note[@]}"; do echo "| $n | - | not run: ${note[$n]} |"; done
@@ -619,7 +743,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
 } > "$out"
 
 echo
-for n in limits microbench peak mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end; do
+for n in $(all_runs); do
     [ -n "${cmd[$n]:-}" ] && echo "compare.sh: run $n exit ${rc_of[$n]}"
 done
 for n in "${!note[@]}"; do
