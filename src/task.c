@@ -1347,7 +1347,7 @@ void rmpi__task_handle_sub_miss(int src, const void *body, size_t len)
 
 struct on_rank {
     int           rank;
-    size_t        n;
+    size_t        n, cap;
     rmpi_task_s **v;
 };
 
@@ -1356,7 +1356,7 @@ static void take_if_on(void *v, void *arg)
     rmpi_task_s *t = v;
     struct on_rank *c = arg;
 
-    if (t->dest != c->rank)
+    if (t->dest != c->rank || c->n == c->cap)
         return;
     rmpi_idmap_del(&rmpi__rt.remote_tasks, 0, t->seq);
     c->v[c->n++] = t;
@@ -1364,23 +1364,23 @@ static void take_if_on(void *v, void *arg)
 
 void rmpi__task_peer_failed_locked(int rank)
 {
-    /* Taken out first: failing one may dispatch or fail others, which changes
-     * the table. */
-    struct on_rank c = {rank, 0, malloc((rmpi__rt.remote_tasks.count + 1) * sizeof(*c.v))};
-    if (c.v == NULL) {
-        rmpi_error(CORE, "out of memory failing the tasks of dead rank %d", rank);
-        return;
+    /* Taken out of the table first, a few at a time: failing one may dispatch or
+     * fail others, which changes the table. */
+    for (;;) {
+        rmpi_task_s *taken[64];
+        struct on_rank c = {rank, 0, 64, taken};
+        rmpi_idmap_foreach(&rmpi__rt.remote_tasks, take_if_on, &c);
+        if (c.n == 0)
+            break;
+        for (size_t i = 0; i < c.n; i++) {
+            rmpi_task_s *t = taken[i];
+            char what[300];
+            char *msg = fmt_msg("rank %d died while running '%s'", rank,
+                                rmpi__task_what(t, what, sizeof(what)));
+            complete_local_locked(t, RMPI_ERR_RANK_DIED, msg ? msg : "rank died");
+            free(msg);
+        }
     }
-    rmpi_idmap_foreach(&rmpi__rt.remote_tasks, take_if_on, &c);
-    for (size_t i = 0; i < c.n; i++) {
-        rmpi_task_s *t = c.v[i];
-        char what[300];
-        char *msg = fmt_msg("rank %d died while running '%s'", rank,
-                            rmpi__task_what(t, what, sizeof(what)));
-        complete_local_locked(t, RMPI_ERR_RANK_DIED, msg ? msg : "rank died");
-        free(msg);
-    }
-    free(c.v);
 }
 
 static void free_task_v(void *v, void *arg)
