@@ -5,9 +5,10 @@
 #   2. the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
 #   3. the Slurm tests on a real local Slurm cluster (root only);
 #   4. a smoke run of the benchmarks;
-#   5. a smoke run of the Task Bench (METG) comparison (bench/compare.sh --smoke).
+#   5. a smoke run of the Task Bench (METG) comparison (bench/compare.sh --smoke);
+#   6. a build of the release tarball (make dist).
 # Ends with a line "N passed, N failed, N skipped"; exits non-zero on any failure.
-#   RMPI_SKIP="san slurm bench metg" tests/run-all.sh   leaves those parts out
+#   RMPI_SKIP="san slurm bench metg dist" tests/run-all.sh   leaves those parts out
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -73,6 +74,24 @@ if make install >install.out 2>&1 && make -C examples installcheck >installcheck
     pass=$((pass + 1)); echo "installcheck: ok"
 else
     fail=$((fail + 1)); failed+=("installcheck"); tail -20 installcheck.out install.out
+fi
+
+if skipped dist; then
+    log "release tarball: skipped (RMPI_SKIP)"
+else
+    # What a user of a release gets: make dist, then a build of the unpacked tarball
+    # (make distcheck would run the whole suite a second time).
+    log "release tarball (make dist, then build it)"
+    rm -rf "$top/build-dist" && mkdir -p "$top/build-dist"
+    if make dist >dist.out 2>&1 && tar xzf ray-mpi-*.tar.gz -C "$top/build-dist" &&
+        (cd "$top/build-dist"/ray-mpi-* && ./configure >configure.out 2>&1 && make -j2 >make.out 2>&1) \
+            >>dist.out 2>&1; then
+        pass=$((pass + 1)); echo "release tarball: ok"
+    else
+        fail=$((fail + 1)); failed+=("release tarball"); tail -20 dist.out
+        tail -20 "$top/build-dist"/ray-mpi-*/make.out "$top/build-dist"/ray-mpi-*/configure.out 2>/dev/null
+    fi
+    rm -rf "$top/build-dist" ray-mpi-*.tar.gz
 fi
 
 if skipped san; then
