@@ -322,6 +322,10 @@ void rmpi__task_queue_flush(void);
 void rmpi__task_finish_locked(rmpi_task_s *t, int status, const char *msg);
 void rmpi__task_drop(rmpi_xnode_t *n);
 void rmpi__task_handle_task(int src, const void *body, size_t len);
+/* The checks a task record from rank src passes before anything is allocated: every
+ * length inside it, each argument's kind and holder, the returns, the function, class
+ * or method.  0 and the bytes its values need (*blob), or -1. */
+int  rmpi__task_wire_check(const void *body, size_t len, int src, size_t *blob);
 void rmpi__task_handle_done(int src, const void *body, size_t len);
 void rmpi__task_handle_sub(int src, const void *body, size_t len);
 void rmpi__task_handle_sub_miss(int src, const void *body, size_t len);

@@ -1121,55 +1121,64 @@ void rmpi__task_drop(rmpi_xnode_t *n)
  * Protocol handlers (progress thread)
  * ------------------------------------------------------------------------------ */
 
-void rmpi__task_handle_task(int src, const void *body, size_t len)
+int rmpi__task_wire_check(const void *body, size_t len, int src, size_t *blob_out)
 {
     rmpi_wire_task_t w;
     const char *p = body, *end = p + len;
     size_t blob = 0;
 
-    if (len < sizeof(w)) {
-        rmpi_error(CORE, "malformed task from rank %d (%zu bytes)", src, len);
-        return;
-    }
+    if (len < sizeof(w))
+        return -1;
     memcpy(&w, p, sizeof(w));
     p += sizeof(w);
-    /* First pass: check every length. */
-    const char *q = p;
     for (int i = 0; i < w.nargs; i++) {
         rmpi_wire_arg_t a;
-        if ((size_t)(end - q) < sizeof(a))
-            goto bad;
-        memcpy(&a, q, sizeof(a));
-        q += sizeof(a);
+        if ((size_t)(end - p) < sizeof(a))
+            return -1;
+        memcpy(&a, p, sizeof(a));
+        p += sizeof(a);
         if (a.kind == ARGK_VALUE || a.kind == ARGK_INLINE) {
-            if (a.size > (size_t)(end - q))
-                goto bad;
-            q += RMPI_ALIGN_UP(a.size, 8);
+            if (a.size > (size_t)(end - p))
+                return -1;
+            p += RMPI_ALIGN_UP(a.size, 8);
             blob += RMPI_ALIGN_UP(a.size, 8);
         } else if (a.kind == ARGK_AT || a.kind == ARGK_PENDING) {
             if (a.holder < 0 || a.holder >= rmpi__rt.size)
-                goto bad;
+                return -1;
         } else if (a.kind == ARGK_PUSHED) {
-            if (a.holder != src)
-                goto bad;
+            if (a.holder != src) /* only the owner, who sends the task, pushes */
+                return -1;
         } else if (a.kind != ARGK_FOREIGN) {
-            goto bad;
+            return -1;
         }
     }
     if (w.nret < 1 || w.nret > RMPI_MAX_RETURNS)
-        goto bad;
+        return -1;
     if (w.kind == TK_TASK) {
         if (w.fn >= (uint32_t)rmpi__rt.nfns)
-            goto bad;
+            return -1;
     } else if (w.kind == TK_CREATE || w.kind == TK_CALL) {
         uint32_t cls = (uint32_t)((w.actor_hi >> 8) & 0xffffff);
         if (cls >= (uint32_t)rmpi__rt.nclasses ||
             (w.kind == TK_CALL && w.fn >= (uint32_t)rmpi__rt.classes[cls].nmethods))
-            goto bad;
+            return -1;
     } else {
-        goto bad;
+        return -1;
     }
+    *blob_out = blob;
+    return 0;
+}
 
+void rmpi__task_handle_task(int src, const void *body, size_t len)
+{
+    rmpi_wire_task_t w;
+    const char *p = body;
+    size_t blob = 0;
+
+    if (rmpi__task_wire_check(body, len, src, &blob) != 0)
+        goto bad;
+    memcpy(&w, p, sizeof(w));
+    p += sizeof(w);
     rmpi_task_s *t = task_alloc(w.nargs, w.nret, blob);
     if (t == NULL) {
         rmpi_error(CORE, "out of memory for a task from rank %d", src);
