@@ -187,21 +187,33 @@ fi
 peak_args_common=(--peak-flops "$peak")
 
 # --- the sweeps ---------------------------------------------------------------------------
-has mpi && run mpi $lim "$mpirun" --oversubscribe -n "$np" "$builddir/metg_mpi" "${mpi_args[@]}" "${peak_args_common[@]}"
-has rmpi-tasks && run rmpi-tasks $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks "${rt_args[@]}" "${peak_args_common[@]}"
-has rmpi-tasks-pinned && run rmpi-tasks-pinned $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks --pin "${rp_args[@]}" "${peak_args_common[@]}"
-has rmpi-actors && run rmpi-actors $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl actors "${ra_args[@]}" "${peak_args_common[@]}"
+# sweep NAME SYSTEM [PATTERN]: SYSTEM's METG sweep, logged as NAME; PATTERN replaces
+# "--type all" (the later rounds run stencil_1d only).
+sweep() {
+    local name=$1 t=${3:-all}
+    case "$2" in
+    mpi) run "$name" $lim "$mpirun" --oversubscribe -n "$np" "$builddir/metg_mpi" "${mpi_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
+    rmpi-tasks) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks "${rt_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
+    rmpi-tasks-pinned) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks --pin "${rp_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
+    rmpi-actors) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl actors "${ra_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
+    mpi4py) run "$name" $pylim "$mpirun" --oversubscribe -n $((np + 1)) -x PYTHONPATH -x METG_CORE_LIB "$py" -m mpi4py.futures "$here/metg_mpi4py.py" "${m4_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
+    dask) run "$name" $pylim "$py" "$here/metg_dask.py" --workers "$np" "${dk_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
+    esac
+}
+for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors; do
+    has $s && sweep $s $s
+done
 py_ok() { "$py" -c "import $1" >/dev/null 2>&1; }
 if has mpi4py; then
     if py_ok mpi4py.futures; then
-        run mpi4py $pylim "$mpirun" --oversubscribe -n $((np + 1)) -x PYTHONPATH -x METG_CORE_LIB "$py" -m mpi4py.futures "$here/metg_mpi4py.py" "${m4_args[@]}" "${peak_args_common[@]}"
+        sweep mpi4py mpi4py
     else
         note[mpi4py]="python3-mpi4py is not installed"; status=1
     fi
 fi
 if has dask; then
     if py_ok distributed; then
-        run dask $pylim "$py" "$here/metg_dask.py" --workers "$np" "${dk_args[@]}" "${peak_args_common[@]}"
+        sweep dask dask
     else
         note[dask]="python3-distributed is not installed"; status=1
     fi
@@ -218,12 +230,7 @@ for s in mpi rmpi-tasks rmpi-actors mpi4py; do
 done
 for ((r = 2; r <= rounds; r++)); do
     for s in "${round_systems[@]}"; do
-        case "$s" in
-        mpi) run "mpi-r$r" $lim "$mpirun" --oversubscribe -n "$np" "$builddir/metg_mpi" "${mpi_args[@]/#all/stencil_1d}" "${peak_args_common[@]}" ;;
-        rmpi-tasks) run "rmpi-tasks-r$r" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks "${rt_args[@]/#all/stencil_1d}" "${peak_args_common[@]}" ;;
-        rmpi-actors) run "rmpi-actors-r$r" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl actors "${ra_args[@]/#all/stencil_1d}" "${peak_args_common[@]}" ;;
-        mpi4py) run "mpi4py-r$r" $pylim "$mpirun" --oversubscribe -n $((np + 1)) -x PYTHONPATH -x METG_CORE_LIB "$py" -m mpi4py.futures "$here/metg_mpi4py.py" "${m4_args[@]}" "${peak_args_common[@]}" ;;
-        esac
+        sweep "$s-r$r" "$s" stencil_1d
     done
 done
 
