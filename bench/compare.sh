@@ -21,11 +21,11 @@
 #   --no-plots    skip the PNG plots
 # Environment: MPIRUN (default mpirun), COMPARE_SYSTEMS (default
 # "mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask"), COMPARE_ROUNDS
-# (default 5; 2 with --smoke): how many times the stencil_1d sweeps of MPI,
+# (a whole number >= 1; default 5, 2 with --smoke): how many times the stencil_1d sweeps of MPI,
 # ray-mpi tasks and actors and mpi4py.futures run, one after the other in turn,
 # for the targets' medians (the first round is the main sweeps).
 # Exit status: 0 when every system ran without a failure, 1 otherwise (the
-# report is written either way).
+# report is written either way), 2 for a bad option or setting.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,11 +44,15 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --builddir) builddir=$(cd "$2" && pwd); shift ;;
     --no-plots) plots=0 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
+
+case "${COMPARE_ROUNDS:-1}" in
+'' | *[!0-9]* | 0*) echo "compare.sh: COMPARE_ROUNDS must be a whole number of 1 or more, not '${COMPARE_ROUNDS:-}'" >&2; exit 2 ;;
+esac
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun=${MPIRUN:-mpirun}
@@ -74,7 +78,8 @@ else
     workdir=$(mktemp -d /tmp/rmpi-compare.XXXXXX)
     [ -n "$out" ] || out=$srcroot/doc/performance-comparison.md
 fi
-outdir=$(cd "$(dirname "$out")" && pwd)
+outdir=$(cd "$(dirname "$out")" 2>/dev/null && pwd) ||
+    { echo "compare.sh: no directory $(dirname "$out") for the report $out" >&2; rm -rf "$workdir"; exit 2; }
 imgdir=$outdir/img
 logs=$workdir
 echo "compare.sh: logs in $logs"

@@ -158,6 +158,18 @@ else
     # A short run of each implementation (MPI, ray-mpi tasks and actors,
     # mpi4py.futures, Dask, the latency runs): each run is one test.
     log "Task Bench (METG) comparison smoke run"
+    # Bad settings stop it at once, with a message and exit status 2.
+    COMPARE_ROUNDS=0 bench/compare.sh --smoke >compare-bad.out 2>&1
+    rc1=$?
+    bench/compare.sh --smoke --out /nonexistent-dir/report.md >>compare-bad.out 2>&1
+    rc2=$?
+    if [ "$rc1" = 2 ] && [ "$rc2" = 2 ] &&
+        grep -q "COMPARE_ROUNDS must be a whole number of 1 or more, not '0'" compare-bad.out &&
+        grep -q "no directory /nonexistent-dir for the report" compare-bad.out; then
+        pass=$((pass + 1)); echo "compare.sh bad settings: ok"
+    else
+        fail=$((fail + 1)); failed+=("compare.sh bad settings (exit $rc1, $rc2)"); cat compare-bad.out
+    fi
     timeout -k 10 240 bench/compare.sh --smoke >compare.out 2>&1
     rc=$?
     tail -12 compare.out
