@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "metg_core.h"
@@ -19,6 +20,14 @@ Test(metg_flops, per_task_is_128_iterations_plus_64)
     cr_assert_eq(metg_flops_per_task(1), 192);
     cr_assert_eq(metg_flops_per_task(1024), 128LL * 1024 + 64);
     cr_assert_eq(metg_flops_per_task(1L << 26), 128LL * (1LL << 26) + 64);
+}
+
+/* Every program links its own copy of the kernel: aligned, each runs it alike (where
+ * a copy landed once halved its speed). */
+Test(metg_flops, kernel_is_line_aligned)
+{
+    cr_assert_eq((uintptr_t)(void *)metg_kernel % 64, 0, "metg_kernel at %p",
+                 (void *)metg_kernel);
 }
 
 Test(metg_flops, graph_totals)
