@@ -142,6 +142,27 @@ Test(store_alloc, force_passes_size_above_capacity)
     cr_assert_eq(rmpi__store_bytes(), 0);
 }
 
+/* Small objects: a cache line each, at every size below the large path, freed in
+ * another order than made (ASan and valgrind see the blocks malloc returned). */
+Test(store_alloc, small_objects_are_line_aligned)
+{
+    void *p[64];
+    size_t sizes[64], n = 0;
+
+    for (size_t size = 1; size < 65536; size = size * 3 / 2 + 1, n++) {
+        sizes[n] = size;
+        cr_assert_eq(rmpi__store_alloc(size, 0, &p[n]), RMPI_OK, "size %zu", size);
+        cr_assert_eq((uintptr_t)p[n] % 64, 0, "size %zu at %p", size, p[n]);
+        memset(p[n], 0x5a, size);
+    }
+    cr_assert_eq(rmpi__store_objects(), n);
+    for (size_t odd = 1; odd <= 2; odd++) /* the odd ones, then the even ones */
+        for (size_t i = odd % 2; i < n; i += 2)
+            rmpi__store_free(p[i], sizes[i]);
+    cr_assert_eq(rmpi__store_bytes(), 0);
+    cr_assert_eq(rmpi__store_objects(), 0);
+}
+
 Test(store_alloc, large_buffers_are_page_aligned)
 {
     const size_t sizes[] = {65536, 65537, 300000, CAP - 1};
