@@ -345,8 +345,8 @@ int rmpi_wait(const rmpi_ref_t *refs, int n, int num_ready, double timeout_s, in
         *nready = 0;
         return RMPI_OK;
     }
-    objs = calloc((size_t)n, sizeof(*objs));
-    nodes = calloc((size_t)n, sizeof(*nodes));
+    objs = rmpi_zalloc((size_t)n * sizeof(*objs));
+    nodes = rmpi_zalloc((size_t)n * sizeof(*nodes));
     if (objs == NULL || nodes == NULL) {
         free(objs);
         free(nodes);

@@ -32,7 +32,7 @@ static rmpi_task_s *task_alloc(int nargs, int nret, size_t blob)
 {
     size_t sz = sizeof(rmpi_task_s) + (size_t)nargs * sizeof(rmpi_targ_t) +
                 (size_t)nret * sizeof(rmpi_tret_t) + blob;
-    rmpi_task_s *t = calloc(1, sz);
+    rmpi_task_s *t = rmpi_zalloc(sz);
 
     if (t == NULL)
         return NULL;

@@ -1,6 +1,7 @@
 #include "store.h"
 #include "base/idmap.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "raympi.h"
 
 #include <pthread.h>
@@ -126,7 +127,7 @@ rmpi_obj_t *rmpi__obj_find(rmpi_oid_t id)
 
 rmpi_obj_t *rmpi__obj_create(rmpi_oid_t id)
 {
-    rmpi_obj_t *o = calloc(1, sizeof(*o));
+    rmpi_obj_t *o = rmpi_zalloc(sizeof(*o));
     if (o == NULL)
         return NULL;
     o->id = id;
