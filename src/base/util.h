@@ -18,13 +18,17 @@
 #define RMPI_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* A zeroed block for the hot paths (a task, an object): glibc's calloc (2.36) never
- * takes a block from the thread's cache, it locks the arena every time. */
+ * takes a block from the thread's cache, it locks the arena every time.  The memset
+ * goes through a pointer the compiler cannot see through: GCC turns malloc and a
+ * memset of the whole block back into calloc. */
+extern void *(*volatile rmpi_memset_fn)(void *, int, size_t);
+
 static inline void *rmpi_zalloc(size_t size)
 {
     void *p = malloc(size);
 
     if (p != NULL)
-        memset(p, 0, size);
+        rmpi_memset_fn(p, 0, size);
     return p;
 }
 
