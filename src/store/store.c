@@ -58,9 +58,10 @@ static size_t large_cap(size_t size)
 /*
  * Small objects are 64-byte aligned (a cache line) without posix_memalign: glibc
  * serves it from the arena under its lock, splitting a larger chunk, never from
- * the thread's cache; with one result or argument per task that cost 3-9% of a
- * Task Bench timestep.  The block is malloc'd 64 bytes larger; the byte before the
- * object says how far in it starts (16..64: malloc aligns to 16).
+ * the thread's cache.  With one result or argument per task that cost 9-18% of a
+ * Task Bench stencil run of 1-iteration tasks (bench/METG_FINDINGS.md, 9.).  The
+ * block is malloc'd 64 bytes larger; the byte before the object says how far in it
+ * starts (1..64; 16..64 with glibc, whose blocks are 16-byte aligned).
  */
 static void *small_alloc(size_t size)
 {
