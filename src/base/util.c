@@ -85,5 +85,3 @@ int rmpi__waiter_wait(rmpi_waiter_t *w, int seen, double deadline, int spin_us)
     pthread_mutex_unlock(&w->lock);
     return c;
 }
-
-void *(*volatile rmpi_memset_fn)(void *, int, size_t) = memset;

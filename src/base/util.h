@@ -18,17 +18,15 @@
 #define RMPI_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* A zeroed block for the hot paths (a task, an object): glibc's calloc (2.36) never
- * takes a block from the thread's cache, it locks the arena every time.  The memset
- * goes through a pointer the compiler cannot see through: GCC turns malloc and a
- * memset of the whole block back into calloc. */
-extern void *(*volatile rmpi_memset_fn)(void *, int, size_t);
-
+ * takes a block from the thread's cache, it locks the arena every time.  Zeroed with
+ * explicit_bzero, which the compiler keeps as written: GCC turns malloc and a memset
+ * of the whole block back into calloc. */
 static inline void *rmpi_zalloc(size_t size)
 {
     void *p = malloc(size);
 
     if (p != NULL)
-        rmpi_memset_fn(p, 0, size);
+        explicit_bzero(p, size);
     return p;
 }
 
