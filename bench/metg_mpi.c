@@ -136,11 +136,10 @@ static int cmp_double(const void *a, const void *b)
  * too: on a shared virtual machine a few repetitions run up to twice as fast as the
  * rest (4.8-5.0 against 8-9.2 GFLOP/s per core in one run), a speed the sweeps
  * then rarely see, and efficiencies against it never reach 50%. */
-static void peak(long iters, int reps)
+static void peak(long iters, int reps) /* reps >= 1 (checked in main) */
 {
-    double best = 0;
     double a[METG_NDOUBLES];
-    double *all = calloc((size_t)(reps > 0 ? reps : 1), sizeof(*all));
+    double *all = calloc((size_t)reps, sizeof(*all));
     if (all == NULL) {
         fprintf(stderr, "metg_mpi: out of memory\n");
         MPI_Abort(MPI_COMM_WORLD, 1);
@@ -157,19 +156,17 @@ static void peak(long iters, int reps)
             printf("peak rep %d: %d ranks x %ld iterations in %.4f s: %.4e FLOP/s (%.4e per core)\n",
                    r, g_size, iters, emax, flops, flops / g_size);
         all[r] = flops;
-        if (flops > best)
-            best = flops;
         if (a[5] > 0) /* keep the result live */
             printf("?\n");
     }
     qsort(all, (size_t)reps, sizeof(*all), cmp_double);
-    double med = reps <= 0 ? 0 : reps % 2 ? all[reps / 2] : (all[reps / 2 - 1] + all[reps / 2]) / 2;
-    free(all);
+    double med = reps % 2 ? all[reps / 2] : (all[reps / 2 - 1] + all[reps / 2]) / 2;
     if (g_rank == 0) {
         printf("Peak FLOP/s %e\n", med);
         printf("Peak FLOP/s per core %e\n", med / g_size);
-        printf("Best FLOP/s %e (of %d repetitions)\n", best, reps);
+        printf("Best FLOP/s %e (of %d repetitions)\n", all[reps - 1], reps);
     }
+    free(all);
 }
 
 /* Round trip of a small message between ranks 0 and 1, and the rate of a burst of
