@@ -8,6 +8,9 @@
  * it in the caller's sequence numbers (also when they arrived out of order), wait
  * behind the constructor, and run on executor threads, at most max_concurrency at
  * once.  Named actors are kept by the head (rank 0).
+ *
+ * The thread that submits calls (the driver) may run some of them itself, see
+ * "Calls run by their caller" below.
  */
 #include "core.h"
 
@@ -72,6 +75,8 @@ static struct {
     rpc_t      *rpcs;
     uint64_t    next_token;
     int        *placed; /* actors this rank placed on each rank */
+    atomic_int  serial_alive; /* live actors here with max_concurrency 1 (also read
+                                 without the lock) */
 } act;
 
 static __thread uint64_t actor_rng;
@@ -225,10 +230,65 @@ static void schedule_locked(actor_t *a)
 
 static void drop_name(rmpi_actor_t h);
 
+/* ------------------------------------------------------------------------------
+ * Calls run by their caller
+ *
+ * The driver shares its rank's cores with that rank's executors.  While it submits,
+ * an executor woken for a call that became ready waits for the core: the scheduler
+ * lets the running thread go on (1-3 ms measured), so the calls hosted on the
+ * driver's rank, and every other rank's calls that wait for their results, stood
+ * still for the whole submission burst.  So after each actor call it submits, a
+ * thread that is not an executor takes a pass of progress and runs one ready call
+ * of this rank itself, as an executor would.
+ *
+ * Only calls that cannot keep their caller from its next submission qualify: calls
+ * of actors with max_concurrency 1 (a call of such an actor cannot wait for a later
+ * call of it) whose method has finished here before and has never waited in a get
+ * or wait (a call that waits may wait for something its caller has yet to submit).
+ * RAYMPI_SCHED_CALLER_RUNS=no turns it off.
+ * ------------------------------------------------------------------------------ */
+
+enum { CALM_NO = -1, CALM_UNKNOWN = 0, CALM_YES = 1 };
+
+static rmpi_mentry_t *method_of(const rmpi_task_s *t)
+{
+    return &rmpi__rt.classes[handle_cls(t->actor)].methods[t->fn];
+}
+
+void rmpi__actor_note_wait(const rmpi_task_s *t)
+{
+    atomic_store_explicit(&method_of(t)->calm, CALM_NO, memory_order_relaxed);
+}
+
+/* Under the executors' lock (not the store's): only fields fixed before the call
+ * was queued are read. */
+static int caller_may_run(const rmpi_xnode_t *n)
+{
+    const rmpi_task_s *t = (const rmpi_task_s *)n;
+    if (t->kind != TK_CALL || t->aentry == NULL)
+        return 0;
+    const actor_t *a = t->aentry;
+    return a->max_conc == 1 &&
+           atomic_load_explicit(&method_of(t)->calm, memory_order_relaxed) == CALM_YES;
+}
+
+void rmpi__actor_help_caller(void)
+{
+    if (!rmpi__cfg.caller_runs || atomic_load_explicit(&act.serial_alive,
+                                                       memory_order_relaxed) == 0 ||
+        rmpi__exec_on_executor() || rmpi__tp_on_progress_thread())
+        return;
+    rmpi__tp_help(); /* what arrived may have made a call here ready */
+    if (rmpi__exec_run_one(caller_may_run))
+        atomic_fetch_add_explicit(&rmpi__rt.calls_inline, 1, memory_order_relaxed);
+}
+
 static void die_locked(actor_t *a, const char *why)
 {
     if (a->state == A_DEAD)
         return;
+    if (a->state == A_ALIVE && a->max_conc == 1)
+        atomic_fetch_sub(&act.serial_alive, 1);
     a->state = A_DEAD;
     free(a->dead_msg);
     a->dead_msg = strdup(why);
@@ -377,12 +437,18 @@ void rmpi__actor_after_run_locked(rmpi_task_s *t, int crashed, const char *crash
             die_locked(a, msg);
         } else {
             a->obj = t->aobj;
-            if (a->state == A_DEAD) /* killed while the constructor ran */
+            if (a->state == A_DEAD) { /* killed while the constructor ran */
                 maybe_dtor_locked(a);
-            else
+            } else {
                 a->state = A_ALIVE;
+                if (a->max_conc == 1)
+                    atomic_fetch_add(&act.serial_alive, 1);
+            }
         }
-    } else if (crashed) {
+    } else if (!crashed) {
+        int unknown = CALM_UNKNOWN;
+        atomic_compare_exchange_strong(&method_of(t)->calm, &unknown, CALM_YES);
+    } else {
         /* The destructor still runs, so the state's memory is not lost; it runs
          * under the same crash guard, in case the state is corrupt. */
         snprintf(msg, sizeof(msg), "actor %s died: %s", cls, crash_msg ? crash_msg : "crashed");
@@ -457,6 +523,7 @@ void rmpi__actor_fini(void)
         free(a->dead_msg);
         free(a);
     }
+    atomic_store(&act.serial_alive, 0);
     seq_ent_t *s, *stmp;
     HASH_ITER(hh, act.seqs, s, stmp) {
         HASH_DEL(act.seqs, s);
@@ -772,7 +839,10 @@ int rmpi_actor_call(rmpi_actor_t a, const char *method, const rmpi_arg_t *args, 
     t->fn = (uint32_t)m;
     t->xn.cpus_milli = 0;
     t->actor = a;
-    return rmpi__task_submit(t, handle_host(a), refs_out);
+    rc = rmpi__task_submit(t, handle_host(a), refs_out);
+    if (rc == RMPI_OK)
+        rmpi__actor_help_caller();
+    return rc;
 }
 
 rmpi_ref_t rmpi_actor_call1(rmpi_actor_t a, const char *method, int nargs, ...)

@@ -146,6 +146,7 @@ int rmpi_method_register_nargs(const char *cls, const char *method, rmpi_method_
         return RMPI_ERR_NO_MEMORY;
     c->methods[c->nmethods].fn = m;
     c->methods[c->nmethods].nargs = nargs;
+    atomic_init(&c->methods[c->nmethods].calm, 0);
     c->nmethods++;
     return RMPI_OK;
 }
@@ -764,6 +765,7 @@ int rmpi_stats_get(rmpi_stats_t *user, size_t size)
     out->bytes_received_net = rmpi__tp_bytes_received_class(RMPI_TP_NET);
     out->actors_hosted = rmpi__actor_count();
     out->args_forwarded = atomic_load(&rmpi__rt.args_forwarded);
+    out->calls_inline = atomic_load(&rmpi__rt.calls_inline);
     snprintf(out->job_dir, sizeof(out->job_dir), "%s", rmpi__jobdir_path());
     out->num_cpus = rmpi__rt.ncpus[rmpi__rt.rank];
     memcpy(user, out, size < sizeof(*out) ? size : sizeof(*out));

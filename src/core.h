@@ -34,6 +34,7 @@ typedef struct {
     char         *name;
     rmpi_method_t fn;
     int           nargs;
+    atomic_int    calm; /* CALM_*: may a submitting thread run its calls (actor.c) */
 } rmpi_mentry_t;
 
 typedef struct {
@@ -277,6 +278,7 @@ typedef struct {
     _Atomic uint64_t owned_objects;
     _Atomic uint64_t tasks_executed, tasks_submitted;
     _Atomic uint64_t args_forwarded;
+    _Atomic uint64_t calls_inline; /* actor calls a submitting thread ran (actor.c) */
     /* shutdown */
     atomic_int     shutdown_requested;
     atomic_char   *acked;     /* driver: ranks that acknowledged shutdown (or died) */
@@ -347,6 +349,12 @@ void rmpi__actor_handle_name_rep(int src, const void *body, size_t len);
 /* Shutdown: destroy every actor hosted here (destructors run). */
 void rmpi__actor_fini(void);
 uint64_t rmpi__actor_count(void);
+/* A thread that is not an executor, after it submitted an actor call: receive, and
+ * run one call of this rank that is ready and may run on the caller's thread. */
+void rmpi__actor_help_caller(void);
+/* The running task waits in a get or wait: its method's calls never run on a
+ * submitting thread (they may wait for what that thread submits next). */
+void rmpi__actor_note_wait(const rmpi_task_s *t);
 
 /* jobdir.c: the job's directory on this node */
 int  rmpi__jobdir_open(const char *job, int rank, char *err, size_t errlen);
@@ -369,6 +377,8 @@ int  rmpi__task_submit(rmpi_task_s *t, int rank, rmpi_ref_t *refs_out);
 rmpi_arg_t *rmpi__va_args(int nargs, va_list ap, rmpi_arg_t *stack);
 /* A ref whose value is the error status/msg (rmpi_call and friends). */
 rmpi_ref_t rmpi__error_ref(int status, const char *msg);
+/* The running task waits in a get or wait (object.c). */
+void rmpi__task_note_wait(void);
 
 /* core.c */
 const char *rmpi__fn_name(uint32_t fn);

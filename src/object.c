@@ -200,6 +200,7 @@ static int wait_obj_locked(rmpi_obj_t *o, int want_data, double deadline)
         rmpi__store_unlock();
         if (!blocked) {
             rmpi__exec_block_begin(); /* a waiting task lends its cpus */
+            rmpi__task_note_wait();
             blocked = 1;
         }
         int c = rmpi__waiter_wait(tw.w, seen, deadline, rmpi__rt.spin_us);
@@ -381,6 +382,7 @@ int rmpi_wait(const rmpi_ref_t *refs, int n, int num_ready, double timeout_s, in
             rmpi__store_unlock();
             if (!blocked) {
                 rmpi__exec_block_begin();
+                rmpi__task_note_wait();
                 blocked = 1;
             }
             seen = rmpi__waiter_wait(w, seen, deadline, rmpi__rt.spin_us);

@@ -401,6 +401,8 @@ typedef struct {
     char     job_dir[256];     /**< this job's directory on the node ("" if none) */
     uint64_t args_forwarded;   /**< task arguments this rank got straight from the rank
                                     whose task made them, without asking their owner */
+    uint64_t calls_inline;     /**< actor calls run by the thread that submitted them
+                                    (RAYMPI_SCHED_CALLER_RUNS) rather than an executor */
 } rmpi_stats_t;
 
 /** This rank's counters into the first size bytes of out (the struct may grow in

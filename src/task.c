@@ -1412,6 +1412,12 @@ void rmpi__task_fini(void)
  * Inside a task
  * ------------------------------------------------------------------------------ */
 
+void rmpi__task_note_wait(void)
+{
+    if (cur_task != NULL && cur_task->kind == TK_CALL)
+        rmpi__actor_note_wait(cur_task);
+}
+
 rmpi_task_t *rmpi_task_current(void)
 {
     return cur_task;

@@ -6,6 +6,7 @@
 #   single  the program alone, without mpirun (singleton start-up)
 #   npN     under mpirun with N ranks (see run-mpi.sh)
 #   npNlate the same with RAYMPI_SCHED_EARLY_DISPATCH=no
+#   npNoff  the same with RAYMPI_SCHED_CALLER_RUNS=no
 # DIR mpi:      the test program mpi/NAME, exit status 0 pass, 77 skip.
 # DIR examples: the example program NAME; it must exit 0 with the output in
 #               examples/expected/NAME.out.
@@ -27,6 +28,11 @@ np[0-9]*late) # tasks wait at their owner for their arguments (no early dispatch
     np=${np%late}
     RAYMPI_SCHED_EARLY_DISPATCH=no
     export RAYMPI_SCHED_EARLY_DISPATCH ;;
+np[0-9]*off) # executors run every actor call
+    np=${mode#np}
+    np=${np%off}
+    RAYMPI_SCHED_CALLER_RUNS=no
+    export RAYMPI_SCHED_CALLER_RUNS ;;
 np[0-9]*) np=${mode#np} ;;
 *) echo "$0: cannot tell how to run '$tst'" >&2; exit 99 ;;
 esac

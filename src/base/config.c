@@ -174,6 +174,11 @@ static const config_field_t fields[] = {
           "send a task to its rank while its arguments are still being made; the ranks "
           "making them send them straight there (no: the owner waits for them first)",
           parse_bool, early_dispatch, NULL),
+    FIELD("RAYMPI_SCHED_CALLER_RUNS", "yes",
+          "a thread that submits actor calls (the driver) runs the calls of its own rank "
+          "that are ready between its submissions: calls of actors with max_concurrency 1 "
+          "whose method has finished before and has never waited in a get or wait",
+          parse_bool, caller_runs, NULL),
     FIELD("RAYMPI_CORE_CATCH_CRASHES", "yes",
           "turn SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT inside a task into a task "
           "error "

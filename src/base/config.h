@@ -25,6 +25,7 @@ typedef struct {
     int      bind;             /* RAYMPI_SCHED_BIND */
     int      batch;            /* RAYMPI_SCHED_BATCH */
     int      early_dispatch;   /* RAYMPI_SCHED_EARLY_DISPATCH */
+    int      caller_runs;      /* RAYMPI_SCHED_CALLER_RUNS */
     int      crash_handler;    /* RAYMPI_CORE_CATCH_CRASHES */
     double   shutdown_timeout; /* RAYMPI_CORE_SHUTDOWN_TIMEOUT */
     char     tmpdir[160];      /* RAYMPI_CORE_TMPDIR, "" = $TMPDIR or /tmp */

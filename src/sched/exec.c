@@ -89,6 +89,35 @@ static rmpi_xnode_t **first_fit_locked(void)
     return NULL;
 }
 
+/* Take the task at *link off the queue; its cpus are this thread's until ran_locked. */
+static rmpi_xnode_t *take_locked(rmpi_xnode_t **link)
+{
+    rmpi_xnode_t *n = *link, *prev = NULL;
+    if (n == ex.tail) { /* find the new tail: the node whose link we hold */
+        if (link != &ex.head)
+            prev = (rmpi_xnode_t *)((char *)link - offsetof(rmpi_xnode_t, next));
+        ex.tail = prev;
+    }
+    *link = n->next;
+    atomic_fetch_sub_explicit(&ex.qlen, 1, memory_order_relaxed);
+    ex.free_milli -= n->cpus_milli;
+    ex.running++;
+    my_cpus = n->cpus_milli;
+    return n;
+}
+
+/* The task this thread took has run: its cpus are free again. */
+static void ran_locked(void)
+{
+    if (!my_released) {
+        ex.free_milli += my_cpus;
+        ex.running--;
+    } else {
+        ex.ending--;
+    }
+    my_released = 0;
+}
+
 static void *executor_main(void *arg)
 {
     int index = (int)(intptr_t)arg;
@@ -144,30 +173,14 @@ static void *executor_main(void *arg)
         }
         if (ex.stop)
             break;
-        rmpi_xnode_t *n = *link, *prev = NULL;
-        if (n == ex.tail) { /* find the new tail: the node whose link we hold */
-            if (link != &ex.head)
-                prev = (rmpi_xnode_t *)((char *)link - offsetof(rmpi_xnode_t, next));
-            ex.tail = prev;
-        }
-        *link = n->next;
-        atomic_fetch_sub_explicit(&ex.qlen, 1, memory_order_relaxed);
-        ex.free_milli -= n->cpus_milli;
-        ex.running++;
-        my_cpus = n->cpus_milli;
+        rmpi_xnode_t *n = take_locked(link);
         kick_locked(); /* more work that fits: wake or start the next thread */
         pthread_mutex_unlock(&ex.lock);
 
         ex.run(n); /* n belongs to run() from here */
 
         pthread_mutex_lock(&ex.lock);
-        if (!my_released) {
-            ex.free_milli += my_cpus;
-            ex.running--;
-        } else {
-            ex.ending--;
-        }
-        my_released = 0;
+        ran_locked();
         /* More threads than cpus exist after blocked tasks resumed: shrink. */
         if (ex.nthreads > ex.ncpus && ex.idle >= 1 && ex.head == NULL)
             break;
@@ -309,6 +322,47 @@ void rmpi__exec_adjust(int64_t delta_milli)
     if (delta_milli > 0)
         kick_locked();
     pthread_mutex_unlock(&ex.lock);
+}
+
+int rmpi__exec_run_one(int (*pick)(const rmpi_xnode_t *n))
+{
+    if (on_executor || atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0)
+        return 0;
+    pthread_mutex_lock(&ex.lock);
+    rmpi_xnode_t **link = NULL;
+    if (!ex.stop && ex.started) {
+        int scanned = 0;
+        for (rmpi_xnode_t **p = &ex.head; *p != NULL && scanned < 256;
+             p = &(*p)->next, scanned++) {
+            if (fits_locked(*p) && pick(*p)) {
+                link = p;
+                break;
+            }
+        }
+    }
+    if (link == NULL) {
+        pthread_mutex_unlock(&ex.lock);
+        return 0;
+    }
+    rmpi_xnode_t *n = take_locked(link);
+    pthread_mutex_unlock(&ex.lock);
+
+    /* For the task's length this thread counts as an executor (a wait inside it
+     * lends its cpus, its end frees them early), then it is the caller again. */
+    on_executor = 1;
+    ex.run(n);
+    on_executor = 0;
+
+    pthread_mutex_lock(&ex.lock);
+    ran_locked();
+    kick_locked(); /* what queued meanwhile and fits now */
+    pthread_mutex_unlock(&ex.lock);
+    return 1;
+}
+
+int rmpi__exec_on_executor(void)
+{
+    return on_executor;
 }
 
 int rmpi__exec_queue_len(void)

@@ -42,6 +42,14 @@ void rmpi__exec_block_begin(void);
 void rmpi__exec_block_end(void);
 /* Take (delta < 0) or give back cpus outside any task, e.g. those an actor holds. */
 void rmpi__exec_adjust(int64_t delta_milli);
+/*
+ * On a thread that is not an executor (e.g. the driver, between its submissions):
+ * take the first queued task that fits the free cpus and that pick accepts, and
+ * run it here, as an executor would.  1 when one ran, 0 when none was taken.
+ */
+int  rmpi__exec_run_one(int (*pick)(const rmpi_xnode_t *n));
+/* 1 on an executor thread (or while rmpi__exec_run_one runs a task). */
+int  rmpi__exec_on_executor(void);
 /* Queued (not yet running) tasks. */
 int  rmpi__exec_queue_len(void);
 int  rmpi__exec_running(void);

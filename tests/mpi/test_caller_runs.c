@@ -1,0 +1,265 @@
+/*
+ * test_caller_runs.c - actor calls run by the thread that submits them
+ * (RAYMPI_SCHED_CALLER_RUNS, doc/architecture.md "Actors"): results and order stay
+ * those of calls run by executors, in a chain on the driver's rank and in a
+ * two-actor stencil across ranks (each call takes both actors' previous results);
+ * the driver does run calls of a chain itself when its rank's threads share one
+ * core (and never with the setting off); and a method that waited in a get is never run by
+ * the caller again (it may wait for what the caller submits next: here a signal
+ * the driver sends after the call, which would never come).
+ */
+#include "testlib.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+/* ------------------------------------------------------------------------------
+ * Column(): one column of a stencil.  step(i, prev_self, prev_other) checks that
+ * both inputs are step i - 1 and returns i; add(by) adds to a running total.
+ * ------------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t total;
+    int64_t last_step;
+} column_t;
+
+static void *column_new(rmpi_task_t *t)
+{
+    (void)t;
+    return calloc(1, sizeof(column_t));
+}
+
+static int column_add(void *state, rmpi_task_t *t)
+{
+    column_t *c = state;
+    c->total += rmpi_task_arg_i64(t, 0);
+    return rmpi_task_return_i64(t, 0, c->total);
+}
+
+static int column_step(void *state, rmpi_task_t *t)
+{
+    column_t *c = state;
+    int64_t i = rmpi_task_arg_i64(t, 0);
+    for (int k = 1; k <= 2; k++) {
+        int64_t in = rmpi_task_arg_i64(t, k);
+        if (in != i - 1)
+            return rmpi_task_fail(t, "step %lld: input %d is step %lld", (long long)i, k,
+                                  (long long)in);
+    }
+    if (i != c->last_step + 1)
+        return rmpi_task_fail(t, "step %lld ran after step %lld", (long long)i,
+                              (long long)c->last_step);
+    c->last_step = i;
+    return rmpi_task_return_i64(t, 0, i);
+}
+
+/* ------------------------------------------------------------------------------
+ * Signal (max_concurrency 4): wait() returns 1 once send() was called (or fails
+ * after 20 s); reset() clears it.  Waiter: wait_for(signal) calls signal.wait()
+ * and gets the result, so the call waits in rmpi_get.
+ * ------------------------------------------------------------------------------ */
+
+static void *signal_new(rmpi_task_t *t)
+{
+    (void)t;
+    atomic_int *flag = malloc(sizeof *flag);
+    if (flag != NULL)
+        atomic_init(flag, 0);
+    return flag;
+}
+
+static int signal_wait(void *state, rmpi_task_t *t)
+{
+    atomic_int *flag = state;
+    double until = tl_now() + 20;
+    while (!atomic_load(flag)) {
+        if (tl_now() > until)
+            return rmpi_task_fail(t, "no signal in 20 s: did the caller run the waiting call "
+                                     "itself, before it sent the signal?");
+        tl_sleep_s(0.001);
+    }
+    return rmpi_task_return_i64(t, 0, 1);
+}
+
+static int signal_send(void *state, rmpi_task_t *t)
+{
+    atomic_store((atomic_int *)state, 1);
+    return rmpi_task_return_i64(t, 0, 1);
+}
+
+static int signal_reset(void *state, rmpi_task_t *t)
+{
+    atomic_store((atomic_int *)state, 0);
+    return rmpi_task_return_i64(t, 0, 0);
+}
+
+static int waiter_wait_for(void *state, rmpi_task_t *t)
+{
+    (void)state;
+    rmpi_actor_t s;
+    int rc = rmpi_task_arg_actor(t, 0, &s);
+    if (rc != RMPI_OK)
+        return rc;
+    rmpi_ref_t r;
+    rc = rmpi_actor_call(s, "wait", NULL, 0, NULL, &r);
+    if (rc != RMPI_OK)
+        return rmpi_task_fail(t, "signal.wait: %s", rmpi_status_string(rc));
+    int64_t v = 0;
+    rc = rmpi_get_i64(r, -1, &v);
+    char msg[300] = "";
+    if (rc != RMPI_OK)
+        rmpi_error_message(r, msg, sizeof msg);
+    rmpi_release(r);
+    if (rc != RMPI_OK)
+        return rmpi_task_fail(t, "signal.wait failed: %s", msg);
+    return rmpi_task_return_i64(t, 0, v);
+}
+
+/* ------------------------------------------------------------------------------
+ * Driver
+ * ------------------------------------------------------------------------------ */
+
+static rmpi_actor_t create_on(const char *cls, int rank, int max_concurrency)
+{
+    rmpi_actor_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.field_mask = RMPI_ACTOR_OPT_RANK;
+    o.rank = rank;
+    if (max_concurrency > 0) {
+        o.field_mask |= RMPI_ACTOR_OPT_MAX_CONCURRENCY;
+        o.max_concurrency = max_concurrency;
+    }
+    rmpi_actor_t a;
+    CHECK_OK(rmpi_actor_create(cls, NULL, 0, &o, &a));
+    return a;
+}
+
+static uint64_t calls_inline(void)
+{
+    rmpi_stats_t st;
+    CHECK_OK(rmpi_stats(&st));
+    return st.calls_inline;
+}
+
+static int setting_off(void)
+{
+    const char *v = getenv("RAYMPI_SCHED_CALLER_RUNS");
+    return v != NULL && (!strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "false"));
+}
+
+/* The driver's rank runs on one cpu: its executor waits for the core while the
+ * driver submits, so the driver runs the ready calls. */
+static int one_cpu(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
+/* Many calls to an actor on the driver's rank: the totals come back in order. */
+static void check_chain_here(void)
+{
+    enum { N = 400 };
+    rmpi_actor_t c = create_on("Column", 0, 0);
+    CHECK(tl_take_i64(rmpi_actor_call1(c, "add", 1, rmpi_i64(0))) == 0);
+    uint64_t before = calls_inline();
+    rmpi_ref_t r[N];
+    for (int i = 0; i < N; i++)
+        r[i] = rmpi_actor_call1(c, "add", 1, rmpi_i64(1));
+    for (int i = 0; i < N; i++) {
+        int64_t v = tl_take_i64(r[i]);
+        CHECK_MSG(v == i + 1, "call %d returned total %lld", i, (long long)v);
+    }
+    uint64_t ran = calls_inline() - before;
+    printf("# %llu of %d calls ran on the driver's thread\n", (unsigned long long)ran, N);
+    if (setting_off())
+        CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu calls",
+                  (unsigned long long)ran);
+    else if (one_cpu())
+        CHECK_MSG(ran > 0, "the driver's rank has one cpu, and the driver ran none of the "
+                           "%d calls there", N);
+    CHECK_OK(rmpi_actor_kill(c));
+}
+
+/* Task Bench's stencil with one actor per column: column 0 on the driver's rank,
+ * column 1 on the last rank; step i of each takes step i - 1 of both. */
+static void check_stencil(void)
+{
+    enum { STEPS = 300 };
+    rmpi_actor_t col[2] = { create_on("Column", 0, 0), create_on("Column", rmpi_size() - 1, 0) };
+    rmpi_ref_t prev[2], cur[2];
+    uint64_t before = calls_inline();
+    int64_t zero = 0;
+    for (int p = 0; p < 2; p++)
+        CHECK_OK(rmpi_put(&zero, sizeof zero, &prev[p]));
+    for (int64_t i = 1; i <= STEPS; i++) {
+        /* (step 1 ends before the others are submitted: the method has then finished
+         * once on each rank) */
+        for (int p = 0; p < 2; p++) {
+            rmpi_arg_t a[3] = { rmpi_i64(i), rmpi_ref(prev[p]), rmpi_ref(prev[1 - p]) };
+            CHECK_OK(rmpi_actor_call(col[p], "step", a, 3, NULL, &cur[p]));
+        }
+        for (int p = 0; p < 2; p++) {
+            CHECK_OK(rmpi_release(prev[p]));
+            prev[p] = cur[p];
+        }
+        if (i == 1) {
+            int ready[2], nready = 0;
+            CHECK_OK(rmpi_wait(prev, 2, 2, -1, ready, &nready));
+            CHECK(nready == 2);
+        }
+    }
+    for (int p = 0; p < 2; p++) {
+        int64_t v = tl_take_i64(prev[p]);
+        CHECK_MSG(v == STEPS, "column %d ended at step %lld", p, (long long)v);
+    }
+    /* (How many depends on how far the other rank gets while the driver submits.) */
+    uint64_t ran = calls_inline() - before;
+    int here = rmpi_size() == 1 ? 2 * STEPS : STEPS;
+    printf("# %llu of the %d calls on the driver's rank ran on its thread\n",
+           (unsigned long long)ran, here);
+    if (setting_off())
+        CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu calls",
+                  (unsigned long long)ran);
+    CHECK_OK(rmpi_actor_kill(col[0]));
+    CHECK_OK(rmpi_actor_kill(col[1]));
+}
+
+/* wait_for waits in a get for a signal the driver sends only after the call: run by
+ * the driver itself it would wait forever (here: fail after 20 s).  The first call
+ * runs on an executor (the method has not finished before), and its wait rules the
+ * method out from then on. */
+static void check_waiting_method(void)
+{
+    rmpi_actor_t s = create_on("Signal", rmpi_size() - 1, 4);
+    rmpi_actor_t w = create_on("Waiter", 0, 0);
+    rmpi_arg_t a = rmpi_actor_arg(s);
+    for (int round = 0; round < 3; round++) {
+        rmpi_ref_t r = rmpi_actor_call1(w, "wait_for", 1, a);
+        tl_sleep_s(0.02); /* the call is queued here, ready to run, in the meantime */
+        rmpi_ref_t sent = rmpi_actor_call1(s, "send", 0);
+        CHECK(tl_take_i64(r) == 1);
+        CHECK(tl_take_i64(sent) == 1);
+        CHECK(tl_take_i64(rmpi_actor_call1(s, "reset", 0)) == 0);
+    }
+    CHECK_OK(rmpi_actor_kill(w));
+    CHECK_OK(rmpi_actor_kill(s));
+}
+
+int main(int argc, char **argv)
+{
+    CHECK_OK(rmpi_class_register("Column", column_new, free));
+    CHECK_OK(rmpi_method_register_nargs("Column", "add", column_add, 1));
+    CHECK_OK(rmpi_method_register_nargs("Column", "step", column_step, 3));
+    CHECK_OK(rmpi_class_register("Signal", signal_new, free));
+    CHECK_OK(rmpi_method_register_nargs("Signal", "wait", signal_wait, 0));
+    CHECK_OK(rmpi_method_register_nargs("Signal", "send", signal_send, 0));
+    CHECK_OK(rmpi_method_register_nargs("Signal", "reset", signal_reset, 0));
+    CHECK_OK(rmpi_class_register("Waiter", column_new, free));
+    CHECK_OK(rmpi_method_register_nargs("Waiter", "wait_for", waiter_wait_for, 1));
+    tl_start(&argc, &argv);
+    RUN(check_chain_here);
+    RUN(check_stencil);
+    RUN(check_waiting_method);
+    return tl_end();
+}
