@@ -147,6 +147,7 @@ int rmpi_method_register_nargs(const char *cls, const char *method, rmpi_method_
     c->methods[c->nmethods].fn = m;
     c->methods[c->nmethods].nargs = nargs;
     atomic_init(&c->methods[c->nmethods].calm, 0);
+    atomic_init(&c->methods[c->nmethods].run_us, 0);
     c->nmethods++;
     return RMPI_OK;
 }

@@ -35,6 +35,7 @@ typedef struct {
     rmpi_method_t fn;
     int           nargs;
     atomic_int    calm; /* CALM_*: may a submitting thread run its calls (actor.c) */
+    _Atomic uint32_t run_us; /* its calls' recent length, microseconds (actor.c) */
 } rmpi_mentry_t;
 
 typedef struct {

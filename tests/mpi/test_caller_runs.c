@@ -4,7 +4,8 @@
  * those of calls run by executors, in a chain on the driver's rank and in a
  * two-actor stencil across ranks (each call takes both actors' previous results);
  * the driver does run calls of a chain itself when its rank's threads share one
- * core (and never with the setting off); and a method that waited in a get is never run by
+ * core (and never with the setting off), but not the calls of a method that takes
+ * milliseconds; and a method that waited in a get is never run by
  * the caller again (it may wait for what the caller submits next: here a signal
  * the driver sends after the call, which would never come).
  */
@@ -35,6 +36,13 @@ static int column_add(void *state, rmpi_task_t *t)
     column_t *c = state;
     c->total += rmpi_task_arg_i64(t, 0);
     return rmpi_task_return_i64(t, 0, c->total);
+}
+
+static int column_nap(void *state, rmpi_task_t *t)
+{
+    (void)state;
+    tl_sleep_s((double)rmpi_task_arg_i64(t, 0) / 1000.0);
+    return rmpi_task_return_i64(t, 0, 1);
 }
 
 static int column_step(void *state, rmpi_task_t *t)
@@ -225,6 +233,23 @@ static void check_stencil(void)
     CHECK_OK(rmpi_actor_kill(col[1]));
 }
 
+/* nap(2 ms) is too long for the caller to run: its next submission would wait. */
+static void check_long_method(void)
+{
+    enum { N = 40 };
+    rmpi_actor_t c = create_on("Column", 0, 0);
+    CHECK(tl_take_i64(rmpi_actor_call1(c, "nap", 1, rmpi_i64(2))) == 1);
+    uint64_t before = calls_inline();
+    rmpi_ref_t r[N];
+    for (int i = 0; i < N; i++)
+        r[i] = rmpi_actor_call1(c, "nap", 1, rmpi_i64(2));
+    for (int i = 0; i < N; i++)
+        CHECK(tl_take_i64(r[i]) == 1);
+    uint64_t ran = calls_inline() - before;
+    CHECK_MSG(ran == 0, "the driver ran %llu calls of a 2 ms method", (unsigned long long)ran);
+    CHECK_OK(rmpi_actor_kill(c));
+}
+
 /* wait_for waits in a get for a signal the driver sends only after the call: run by
  * the driver itself it would wait forever (here: fail after 20 s).  The first call
  * runs on an executor (the method has not finished before), and its wait rules the
@@ -251,6 +276,7 @@ int main(int argc, char **argv)
     CHECK_OK(rmpi_class_register("Column", column_new, free));
     CHECK_OK(rmpi_method_register_nargs("Column", "add", column_add, 1));
     CHECK_OK(rmpi_method_register_nargs("Column", "step", column_step, 3));
+    CHECK_OK(rmpi_method_register_nargs("Column", "nap", column_nap, 1));
     CHECK_OK(rmpi_class_register("Signal", signal_new, free));
     CHECK_OK(rmpi_method_register_nargs("Signal", "wait", signal_wait, 0));
     CHECK_OK(rmpi_method_register_nargs("Signal", "send", signal_send, 0));
@@ -260,6 +286,7 @@ int main(int argc, char **argv)
     tl_start(&argc, &argv);
     RUN(check_chain_here);
     RUN(check_stencil);
+    RUN(check_long_method);
     RUN(check_waiting_method);
     return tl_end();
 }
