@@ -265,7 +265,7 @@ static rmpi_mentry_t *method_of(const rmpi_task_s *t)
  * may run at once on several actors: a lost update only delays the estimate.) */
 static void note_length(rmpi_mentry_t *m, double s)
 {
-    uint32_t us = s >= 4e9 * 1e-6 ? UINT32_MAX : (uint32_t)(s * 1e6);
+    uint32_t us = s * 1e6 >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)(s * 1e6);
     uint32_t old = atomic_load_explicit(&m->run_us, memory_order_relaxed);
     uint32_t now = us >= old ? us : old - (old - us + 7) / 8;
     atomic_store_explicit(&m->run_us, now, memory_order_relaxed);

@@ -177,7 +177,8 @@ static const config_field_t fields[] = {
     FIELD("RAYMPI_SCHED_CALLER_RUNS", "yes",
           "a thread that submits actor calls (the driver) runs the calls of its own rank "
           "that are ready between its submissions: calls of actors with max_concurrency 1 "
-          "whose method has finished before and has never waited in a get or wait",
+          "whose method has finished before, has never waited in a get or wait, and whose "
+          "recent calls took at most 100 us (no: executors run every call)",
           parse_bool, caller_runs, NULL),
     FIELD("RAYMPI_CORE_CATCH_CRASHES", "yes",
           "turn SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT inside a task into a task "
