@@ -268,7 +268,8 @@ static void note_length(rmpi_mentry_t *m, double s)
     uint32_t us = s * 1e6 >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)(s * 1e6);
     uint32_t old = atomic_load_explicit(&m->run_us, memory_order_relaxed);
     uint32_t now = us >= old ? us : old - (old - us + 7) / 8;
-    atomic_store_explicit(&m->run_us, now, memory_order_relaxed);
+    if (now != old) /* (the entry is shared by every thread running the method) */
+        atomic_store_explicit(&m->run_us, now, memory_order_relaxed);
 }
 
 void rmpi__actor_note_wait(const rmpi_task_s *t)
@@ -422,8 +423,11 @@ int rmpi__actor_run(rmpi_task_s *t)
         return t->aobj != NULL ? RMPI_OK : RMPI_ERR_TASK_FAILED;
     case TK_CALL: {
         rmpi__store_lock();
-        void *obj = ((actor_t *)t->aentry)->obj;
+        const actor_t *a = t->aentry;
+        void *obj = a->obj;
         rmpi__store_unlock();
+        if (!rmpi__cfg.caller_runs || a->max_conc != 1) /* only these calls qualify */
+            return c->methods[t->fn].fn(obj, t);
         double t0 = rmpi_now();
         int rc = c->methods[t->fn].fn(obj, t);
         note_length(method_of(t), rmpi_now() - t0);
@@ -467,8 +471,11 @@ void rmpi__actor_after_run_locked(rmpi_task_s *t, int crashed, const char *crash
             }
         }
     } else if (!crashed) {
+        /* (a locked exchange only the first time: the entry is shared) */
+        atomic_int *calm = &method_of(t)->calm;
         int unknown = CALM_UNKNOWN;
-        atomic_compare_exchange_strong(&method_of(t)->calm, &unknown, CALM_YES);
+        if (atomic_load_explicit(calm, memory_order_relaxed) == CALM_UNKNOWN)
+            atomic_compare_exchange_strong(calm, &unknown, CALM_YES);
     } else {
         /* The destructor still runs, so the state's memory is not lost; it runs
          * under the same crash guard, in case the state is corrupt. */

@@ -78,13 +78,14 @@ static int fits_locked(const rmpi_xnode_t *n)
 }
 
 /* The link to the first queued task that fits the free cpus (FIFO among those that
- * fit: a task waiting for cpus does not hold back one that needs none), or NULL.
- * The scan is bounded; past it the queue waits for cpus as a whole. */
-static rmpi_xnode_t **first_fit_locked(void)
+ * fit: a task waiting for cpus does not hold back one that needs none) and that pick
+ * accepts (NULL: any), or NULL.  The scan is bounded; past it the queue waits for
+ * cpus as a whole. */
+static rmpi_xnode_t **first_fit_locked(int (*pick)(const rmpi_xnode_t *n))
 {
     int scanned = 0;
     for (rmpi_xnode_t **p = &ex.head; *p != NULL && scanned < 256; p = &(*p)->next, scanned++)
-        if (fits_locked(*p))
+        if (fits_locked(*p) && (pick == NULL || pick(*p)))
             return p;
     return NULL;
 }
@@ -138,7 +139,7 @@ static void *executor_main(void *arg)
     ex.starting--;
     for (;;) {
         rmpi_xnode_t **link;
-        while (!ex.stop && (link = first_fit_locked()) == NULL) {
+        while (!ex.stop && (link = first_fit_locked(NULL)) == NULL) {
             if (ex.spin_us > 0) {
                 /* Poll a while before sleeping: a futex wake costs more than the
                  * gap between two tasks.  The poll hook may bring the next task in
@@ -164,7 +165,7 @@ static void *executor_main(void *arg)
                 }
                 pthread_mutex_lock(&ex.lock);
                 ex.spinning--;
-                if (ex.stop || (link = first_fit_locked()) != NULL)
+                if (ex.stop || (link = first_fit_locked(NULL)) != NULL)
                     break;
             }
             ex.idle++;
@@ -222,7 +223,7 @@ static int spawn_locked(void)
 /* Make sure someone will take the queue head if it can run now. */
 static void kick_locked(void)
 {
-    if (ex.stop || first_fit_locked() == NULL) /* (no thread starts once shutting down) */
+    if (ex.stop || first_fit_locked(NULL) == NULL) /* (no thread starts once shutting down) */
         return;
     /* Threads that are not idle are running or blocked in a wait: only an idle
      * or starting thread can take the task. */
@@ -329,17 +330,7 @@ int rmpi__exec_run_one(int (*pick)(const rmpi_xnode_t *n))
     if (on_executor || atomic_load_explicit(&ex.qlen, memory_order_relaxed) == 0)
         return 0;
     pthread_mutex_lock(&ex.lock);
-    rmpi_xnode_t **link = NULL;
-    if (!ex.stop && ex.started) {
-        int scanned = 0;
-        for (rmpi_xnode_t **p = &ex.head; *p != NULL && scanned < 256;
-             p = &(*p)->next, scanned++) {
-            if (fits_locked(*p) && pick(*p)) {
-                link = p;
-                break;
-            }
-        }
-    }
+    rmpi_xnode_t **link = ex.stop || !ex.started ? NULL : first_fit_locked(pick);
     if (link == NULL) {
         pthread_mutex_unlock(&ex.lock);
         return 0;
