@@ -164,21 +164,31 @@ static int one_cpu(void)
     return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
 }
 
+/* n calls method(arg) to c, submitted at once: call i must return first + i * step.
+ * How many of them the driver ran itself. */
+static uint64_t call_many(rmpi_actor_t c, const char *method, int64_t arg, int n,
+                          int64_t first, int64_t step)
+{
+    uint64_t before = calls_inline();
+    rmpi_ref_t *r = malloc((size_t)n * sizeof *r);
+    CHECK(r != NULL);
+    for (int i = 0; i < n; i++)
+        r[i] = rmpi_actor_call1(c, method, 1, rmpi_i64(arg));
+    for (int i = 0; i < n; i++) {
+        int64_t v = tl_take_i64(r[i]);
+        CHECK_MSG(v == first + i * step, "%s call %d returned %lld", method, i, (long long)v);
+    }
+    free(r);
+    return calls_inline() - before;
+}
+
 /* Many calls to an actor on the driver's rank: the totals come back in order. */
 static void check_chain_here(void)
 {
     enum { N = 400 };
     rmpi_actor_t c = create_on("Column", 0, 0);
     CHECK(tl_take_i64(rmpi_actor_call1(c, "add", 1, rmpi_i64(0))) == 0);
-    uint64_t before = calls_inline();
-    rmpi_ref_t r[N];
-    for (int i = 0; i < N; i++)
-        r[i] = rmpi_actor_call1(c, "add", 1, rmpi_i64(1));
-    for (int i = 0; i < N; i++) {
-        int64_t v = tl_take_i64(r[i]);
-        CHECK_MSG(v == i + 1, "call %d returned total %lld", i, (long long)v);
-    }
-    uint64_t ran = calls_inline() - before;
+    uint64_t ran = call_many(c, "add", 1, N, 1, 1);
     printf("# %llu of %d calls ran on the driver's thread\n", (unsigned long long)ran, N);
     if (setting_off())
         CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu calls",
@@ -239,13 +249,7 @@ static void check_long_method(void)
     enum { N = 40 };
     rmpi_actor_t c = create_on("Column", 0, 0);
     CHECK(tl_take_i64(rmpi_actor_call1(c, "nap", 1, rmpi_i64(2))) == 1);
-    uint64_t before = calls_inline();
-    rmpi_ref_t r[N];
-    for (int i = 0; i < N; i++)
-        r[i] = rmpi_actor_call1(c, "nap", 1, rmpi_i64(2));
-    for (int i = 0; i < N; i++)
-        CHECK(tl_take_i64(r[i]) == 1);
-    uint64_t ran = calls_inline() - before;
+    uint64_t ran = call_many(c, "nap", 2, N, 1, 0);
     CHECK_MSG(ran == 0, "the driver ran %llu calls of a 2 ms method", (unsigned long long)ran);
     CHECK_OK(rmpi_actor_kill(c));
 }
