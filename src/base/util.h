@@ -17,6 +17,18 @@
  * ones only: a dlopen'ed library's share of static TLS is limited. */
 #define RMPI_TLS __thread __attribute__((tls_model("initial-exec")))
 
+/* The initializer of a lock that threads on other cores take for a few hundred
+ * nanoseconds at a time (the store's, the executors' queue): a waiter spins a little
+ * before it sleeps.  A plain mutex puts it to sleep at once, and the wake-up (a
+ * futex call, a cross-core interrupt, in a VM an exit) costs 5-20 us: with two
+ * executors on one rank the actors' Task Bench stencil made 4 futex calls per
+ * timestep and ran 1.5x slower (bench/METG_FINDINGS.md, 11.). */
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#define RMPI_SPIN_MUTEX_INITIALIZER PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#else
+#define RMPI_SPIN_MUTEX_INITIALIZER PTHREAD_MUTEX_INITIALIZER
+#endif
+
 /* A zeroed block for the hot paths (a task, an object): glibc's calloc (2.36) never
  * takes a block from the thread's cache, it locks the arena every time.  Zeroed with
  * explicit_bzero, which the compiler keeps as written: GCC turns malloc and a memset

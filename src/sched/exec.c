@@ -38,7 +38,7 @@ static struct {
     int            (*poll)(void);
     hwloc_topology_t topo;
     hwloc_bitmap_t   set;
-} ex = {.lock = PTHREAD_MUTEX_INITIALIZER,
+} ex = {.lock = RMPI_SPIN_MUTEX_INITIALIZER,
         .cond = PTHREAD_COND_INITIALIZER,
         .gone = PTHREAD_COND_INITIALIZER};
 

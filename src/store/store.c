@@ -26,7 +26,7 @@ static struct {
     pthread_mutex_t  cache_lock;
     struct { void *p; size_t cap; } cache[CACHE_SLOTS];
     size_t           cache_bytes;
-} st = {.lock = PTHREAD_MUTEX_INITIALIZER, .cache_lock = PTHREAD_MUTEX_INITIALIZER};
+} st = {.lock = RMPI_SPIN_MUTEX_INITIALIZER, .cache_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static char zero_byte; /* the bytes of every empty object */
 
