@@ -3,16 +3,18 @@
 #
 # Measures the machine's limits (bench/limits.sh: memcpy, ucx_perftest over
 # shared memory), then runs bench/microbench (Ray's microbenchmark rows, Ray's
-# method) under mpirun at 2 and 4 ranks (4 is oversubscribed on a 2-core
-# machine), and writes doc/performance.md: the machine, the date, the exact
-# commands, one table per rank count against Ray 2.48's published figures,
-# the limits, and the project's targets with met / not met.
+# method) under mpirun at 1, 2 and 4 ranks (1: one rank owning every core, the
+# default layout of a node; 4 is oversubscribed on a 2-core machine), and writes
+# doc/performance.md: the machine, the date, the exact commands, one table per
+# rank count against Ray 2.48's published figures, the limits, and the
+# project's targets with met / not met.
 #
-# usage: bench/run.sh [--smoke] [--out FILE] [--ranks "2 4"] [--builddir DIR]
+# usage: bench/run.sh [--smoke] [--out FILE] [--ranks "1 2 4"] [--builddir DIR]
 #   --smoke       short rounds and small sizes (~20 s); writes to a temp file
 #                 (printed at the end) instead of doc/performance.md, for CI
 #   --out FILE    write the report to FILE
-#   --ranks LIST  rank counts to run (default "2 4")
+#   --ranks LIST  rank counts to run (default "1 2 4"); one rank runs unbound
+#                 (mpirun --bind-to none), so that it owns all the cores
 #   --builddir D  the build's bench/ directory (default: this script's directory)
 # Environment: MPIRUN (default mpirun), MICROBENCH_ARGS (extra microbench options).
 # Exit status: 0 when every run finished without a failed row, 1 otherwise
@@ -23,7 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 srcroot=$(cd "$here/.." && pwd)
 smoke=0
 out=""
-ranks="2 4"
+ranks="1 2 4"
 builddir=$here
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -131,8 +133,11 @@ echo "== $limits_cmd"
 declare -A cmd rc_of secs
 for n in $ranks; do
     csv=$tmp/mb-$n.csv
-    args=(--oversubscribe --allow-run-as-root -n "$n" "$mb_run" "${mb_args[@]}" --csv "$csv")
-    cmd[$n]="$mpirun --oversubscribe --allow-run-as-root -n $n $(rel "$mb") ${mb_args[*]} --csv FILE"
+    # One rank alone would be bound to one core by mpirun: unbound it owns them all.
+    bind=()
+    [ "$n" = 1 ] && bind=(--bind-to none)
+    args=(--oversubscribe --allow-run-as-root "${bind[@]}" -n "$n" "$mb_run" "${mb_args[@]}" --csv "$csv")
+    cmd[$n]="$mpirun --oversubscribe --allow-run-as-root ${bind[*]:+${bind[*]} }-n $n $(rel "$mb") ${mb_args[*]} --csv FILE"
     echo
     echo "== ${cmd[$n]}"
     t0=$(date +%s)
@@ -260,7 +265,15 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo
     for n in $ranks; do
         csv=$tmp/mb-$n.csv
-        echo "## $n ranks"
+        if [ "$n" = 1 ]; then
+            echo "## 1 rank (the default layout: one rank owning all the cores)"
+            echo
+            echo "The layout \`slurm/cpu-job.sbatch\` uses: the driver and every executor in one process,"
+            echo "no transport between them. The actors live on the driver's rank; get_64MiB_remote"
+            echo "needs a second rank."
+        else
+            echo "## $n ranks"
+        fi
         echo
         if [ -s "$csv" ]; then
             echo "CPUs per rank (rank:cpus, from \`rmpi_stats().num_cpus\` on each rank): $(meta cpus_per_rank "$csv");"
@@ -338,10 +351,13 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     for n in $ranks; do
         csv=$tmp/mb-$n.csv
         target_line() { # NAME UNIT REQUIRED DESCRIPTION [PCT_BASE PCT_NAME]
-            local v req=$3 verdict shown
+            local v req=$3 verdict shown st
             v=$(field 2 "$1" "$csv")
-            [ "$(field 9 "$1" "$csv")" = ok ] || v=""
-            if [ -z "$req" ]; then
+            st=$(field 9 "$1" "$csv")
+            [ "$st" = ok ] || v=""
+            if [ "$st" = skipped ]; then
+                verdict="n/a ($(field 10 "$1" "$csv"))"
+            elif [ -z "$req" ]; then
                 verdict="n/a (limit not measured)"
             elif [ -z "$v" ]; then
                 verdict="n/a (row failed or missing)"
