@@ -8,7 +8,9 @@
 #   * the peak FLOP/s of the compute_bound kernel on all cores (metg_mpi --peak);
 #   * the METG sweeps: plain MPI and ray-mpi tasks on all four patterns, ray-mpi
 #     actors, mpi4py.futures and Dask distributed on stencil_1d (each system's
-#     sweep starts and stops where its efficiency makes sense, see below);
+#     sweep starts and stops where its efficiency makes sense, see below); ray-mpi
+#     runs a rank per core, and also (stencil_1d) one rank owning all the cores,
+#     its default layout on a node (the "one rank" systems);
 #   * a round trip and a burst of empty tasks per system (--latency modes);
 # then computes METG(50%) with bench/metg_report and writes
 # doc/performance-comparison.md with PNG plots in doc/img/ (gnuplot).
@@ -19,10 +21,10 @@
 #   --out FILE    write the report to FILE (plots next to it in img/)
 #   --builddir D  the build's bench/ directory (default: this script's directory)
 #   --no-plots    skip the PNG plots
-# Environment: MPIRUN (default mpirun), COMPARE_SYSTEMS (default
-# "mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask"), COMPARE_ROUNDS
+# Environment: MPIRUN (default mpirun), COMPARE_SYSTEMS (default "mpi rmpi-tasks
+# rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank mpi4py dask"), COMPARE_ROUNDS
 # (a whole number >= 1; default 5, 2 with --smoke): how many times the stencil_1d sweeps of MPI,
-# ray-mpi tasks and actors and mpi4py.futures run, one after the other in turn,
+# ray-mpi tasks and actors (both layouts) and mpi4py.futures run, one after the other in turn,
 # for the targets' medians (the first round is the main sweeps).
 # Exit status: 0 when every system ran without a failure, 1 otherwise (the
 # report is written either way), 2 for a bad option or setting.
@@ -57,7 +59,8 @@ esac
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun=${MPIRUN:-mpirun}
 py=/usr/bin/python3 # Debian's mpi4py and dask load only under the system Python
-systems=${COMPARE_SYSTEMS:-"mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask"}
+all_systems="mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank mpi4py dask"
+systems=${COMPARE_SYSTEMS:-$all_systems}
 
 for prog in metg_mpi metg_rmpi metg_report; do
     if [ ! -x "$builddir/$prog" ] || [ ! -e "$builddir/.libs/libmetgcore.so" ]; then
@@ -131,9 +134,9 @@ run() {
 
 all_runs() { # every run's name, in the order they ran
     local r s
-    echo limits microbench peak mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask
+    echo limits microbench peak $all_systems
     for ((r = 2; r <= rounds; r++)); do
-        for s in mpi rmpi-tasks rmpi-actors mpi4py; do echo "$s-r$r"; done
+        for s in mpi rmpi-tasks rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank mpi4py; do echo "$s-r$r"; done
     done
     echo lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end
 }
@@ -147,6 +150,7 @@ if [ $smoke = 1 ]; then
     rt_args=(--type all --steps 50 --sweep 14:18 --reps 1 --warmup-steps 2)
     rp_args=(--type stencil_1d --steps 50 --sweep 14:16 --reps 1 --warmup-steps 2)
     ra_args=(--type stencil_1d --steps 50 --sweep 14:18 --reps 1 --warmup-steps 2)
+    r1_args=(--type stencil_1d --steps 50 --sweep 14:18 --reps 1 --warmup-steps 2)
     m4_args=(--type stencil_1d --steps 10 --sweep 12:14 --reps 1 --warmup-steps 1)
     dk_args=(--type stencil_1d --steps 6 --sweep 12:13 --reps 1 --warmup-steps 1)
     peak_args=(--peak --peak-iters 1048576 --peak-reps 3)
@@ -161,6 +165,7 @@ else
     rt_args=(--type all --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
     rp_args=(--type stencil_1d --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
     ra_args=(--type all --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
+    r1_args=(--type stencil_1d --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
     m4_args=(--type stencil_1d --steps 200 --sweep 9:18 --reps 2 --stop-below 0.1 --max-time 60)
     dk_args=(--type stencil_1d --steps 50 --sweep 6:16 --reps 2 --stop-below 0.1 --max-time 100)
     peak_args=(--peak --peak-iters 1048576 --peak-reps 30)
@@ -201,11 +206,14 @@ sweep() {
     rmpi-tasks) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks "${rt_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
     rmpi-tasks-pinned) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl tasks --pin "${rp_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
     rmpi-actors) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --impl actors "${ra_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
+    # one rank, unbound so that it owns every core (mpirun binds a lone rank to one)
+    rmpi-tasks-1rank) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe --bind-to none -n 1 "$builddir/metg_rmpi" --impl tasks "${r1_args[@]}" "${peak_args_common[@]}" ;;
+    rmpi-actors-1rank) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe --bind-to none -n 1 "$builddir/metg_rmpi" --impl actors "${r1_args[@]}" "${peak_args_common[@]}" ;;
     mpi4py) run "$name" $pylim "$mpirun" --oversubscribe -n $((np + 1)) -x PYTHONPATH -x METG_CORE_LIB "$py" -m mpi4py.futures "$here/metg_mpi4py.py" "${m4_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
     dask) run "$name" $pylim "$py" "$here/metg_dask.py" --workers "$np" "${dk_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
     esac
 }
-for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors; do
+for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank; do
     has $s && sweep $s $s
 done
 py_ok() { "$py" -c "import $1" >/dev/null 2>&1; }
@@ -230,7 +238,7 @@ fi
 # The systems of the targets run in turn, round after round; a ratio is taken within
 # a round, and the targets are judged on the median over the rounds.
 round_systems=()
-for s in mpi rmpi-tasks rmpi-actors mpi4py; do
+for s in mpi rmpi-tasks rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank mpi4py; do
     has "$s" && [ -s "$logs/$s.log" ] && round_systems+=("$s")
 done
 for ((r = 2; r <= rounds; r++)); do
@@ -264,7 +272,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- METG ------------------------------------------------------------------------------------
 all=$logs/points.txt
 : > "$all"
-for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+for s in $all_systems; do
     [ -s "$logs/$s.log" ] || continue
     cc=$np
     "$builddir/metg_report" --peak-flops "${peak:-0}" --cores "$cc" --label "$s" "$logs/$s.log" >> "$all" 2>>"$logs/report.err" || true
@@ -299,26 +307,31 @@ rounds_table() {
     function rc(v) { return (v == "") ? "-" : sprintf("%.3gx", v) }
     function dash(v) { return (v == "") ? "-" : v }
     $2 == k { st[$1, $3] = $5; val[$1, $3] = $6; if ($5 == "ok") v[$1, $3] = $6 }
+    function c(r, sys) { return cell(val[r, sys], st[r, sys]) }
     END {
         for (r = 1; r <= n; r++) {
             m[r] = v[r, "mpi"]; t[r] = v[r, "rmpi-tasks"]; a[r] = v[r, "rmpi-actors"]; p[r] = v[r, "mpi4py"]
+            t1[r] = v[r, "rmpi-tasks-1rank"]; a1[r] = v[r, "rmpi-actors-1rank"]
             rt[r] = rat(t[r], m[r]); ra[r] = rat(a[r], m[r]); rp[r] = rat(p[r], t[r])
-            printf "| %d | %s | %s | %s | %s | %s | %s | %s |\n", r,
-                cell(val[r, "mpi"], st[r, "mpi"]), cell(val[r, "rmpi-tasks"], st[r, "rmpi-tasks"]),
-                cell(val[r, "rmpi-actors"], st[r, "rmpi-actors"]), cell(val[r, "mpi4py"], st[r, "mpi4py"]),
-                rc(rt[r]), rc(ra[r]), rc(rp[r])
+            rt1[r] = rat(t1[r], m[r]); ra1[r] = rat(a1[r], m[r])
+            printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r,
+                c(r, "mpi"), c(r, "rmpi-tasks"), c(r, "rmpi-actors"), c(r, "rmpi-tasks-1rank"),
+                c(r, "rmpi-actors-1rank"), c(r, "mpi4py"),
+                rc(rt[r]), rc(ra[r]), rc(rt1[r]), rc(ra1[r]), rc(rp[r])
         }
-        printf "| median | %s | %s | %s | %s | %s | %s | %s |\n", us(med(m, n)), us(med(t, n)), us(med(a, n)), us(med(p, n)),
-            rc(med(rt, n)), rc(med(ra, n)), rc(med(rp, n))
-        # for the verdicts: "NAME median met_count counted"
-        c1 = c2 = c3 = k1 = k2 = k3 = 0
-        for (r = 1; r <= n; r++) {
-            if (rt[r] != "") { c1++; if (rt[r] <= 10) k1++ }
-            if (ra[r] != "") { c2++; if (ra[r] <= 5) k2++ }
-            if (rp[r] != "") { c3++; if (rp[r] >= 100) k3++ }
-        }
-        printf "#V tasks %s %d %d\n#V actors %s %d %d\n#V mpi4py %s %d %d\n", dash(med(rt, n)), k1, c1,
-            dash(med(ra, n)), k2, c2, dash(med(rp, n)), k3, c3
+        printf "| median | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", us(med(m, n)), us(med(t, n)),
+            us(med(a, n)), us(med(t1, n)), us(med(a1, n)), us(med(p, n)),
+            rc(med(rt, n)), rc(med(ra, n)), rc(med(rt1, n)), rc(med(ra1, n)), rc(med(rp, n))
+        # for the verdicts: "#V NAME median met_count counted"
+        verdict("tasks", rt, "<=", 10); verdict("actors", ra, "<=", 5)
+        verdict("tasks-1rank", rt1, "<=", 10); verdict("actors-1rank", ra1, "<=", 5)
+        verdict("mpi4py", rp, ">=", 100)
+    }
+    function verdict(name, x, op, q,   r, cnt, k) {
+        cnt = k = 0
+        for (r = 1; r <= n; r++)
+            if (x[r] != "") { cnt++; if ((op == "<=") ? (x[r] <= q) : (x[r] >= q)) k++ }
+        printf "#V %s %s %d %d\n", name, dash(med(x, n)), k, cnt
     }' "$rall"
 }
 maxeff=$(awk '$1 == "point" { if ($9 > m) m = $9 } END { printf "%.3f\n", m + 0 }' "$all")
@@ -372,6 +385,8 @@ names_of() {
     rmpi-tasks) echo "ray-mpi tasks" ;;
     rmpi-tasks-pinned) echo "ray-mpi tasks, pinned" ;;
     rmpi-actors) echo "ray-mpi actors" ;;
+    rmpi-tasks-1rank) echo "ray-mpi tasks, one rank" ;;
+    rmpi-actors-1rank) echo "ray-mpi actors, one rank" ;;
     mpi4py) echo "mpi4py.futures" ;;
     dask) echo "Dask distributed" ;;
     esac
@@ -396,7 +411,7 @@ if [ $plots = 1 ]; then
             echo "set key outside right top"
             echo "set title 'Task Bench compute_bound, stencil_1d, width $np, $cores cores ($(date -u +%Y-%m-%d))'"
             printf "plot 0.5 title 'METG threshold (50%%)' with lines dashtype 2 lc rgb 'gray'"
-            for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+            for s in $all_systems; do
                 awk -v s="$s" '$1 == "point" && $2 == s && $3 == "stencil_1d" { print $8 * 1e6, $9 }' "$all" > "$logs/eff-$s.dat"
                 [ -s "$logs/eff-$s.dat" ] && printf ", '%s' using 1:2 title '%s' with linespoints pt 7" "$logs/eff-$s.dat" "$(names_of "$s")"
             done
@@ -406,7 +421,7 @@ if [ $plots = 1 ]; then
             echo "set yrange [0:1.05]"
             echo "set title 'Same runs, kernel-time efficiency, stencil_1d, $cores cores ($(date -u +%Y-%m-%d))'"
             printf "plot 0.5 title 'METG threshold (50%%)' with lines dashtype 2 lc rgb 'gray'"
-            for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+            for s in $all_systems; do
                 awk -v s="$s" '$1 == "point" && $2 == s && $3 == "stencil_1d" && $11 >= 0 { print $8 * 1e6, $11 }' "$all" > "$logs/keff-$s.dat"
                 [ -s "$logs/keff-$s.dat" ] && printf ", '%s' using 1:2 title '%s' with linespoints pt 7" "$logs/keff-$s.dat" "$(names_of "$s")"
             done
@@ -424,7 +439,7 @@ if [ $plots = 1 ]; then
             echo "set xtics rotate by -20"
             i=0
             : > "$logs/bars.dat"
-            for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+            for s in $all_systems; do
                 v=$(metg_val "$s" stencil_1d)
                 [ -n "$v" ] || continue
                 st=$(metg_st "$s" stencil_1d)
@@ -512,7 +527,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo '```sh'
     echo "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
     echo "export METG_CORE_LIB=$(rel "$builddir")/.libs/libmetgcore.so PYTHONPATH=bench"
-    for n in limits microbench peak mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end; do
+    for n in limits microbench peak $all_systems lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end; do
         [ -n "${cmd[$n]:-}" ] && echo "${cmd[$n]}"
     done
     if [ "$rounds" -ge 2 ] && [ ${#round_systems[@]} -gt 0 ]; then
@@ -572,12 +587,18 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo "  kernel-time efficiency; mpi4py.futures runs $(printf '%s ' "${m4_args[@]}" | sed -n 's/.*--steps \([0-9]*\).*/\1/p') timesteps and Dask $(printf '%s ' "${dk_args[@]}" | sed -n 's/.*--steps \([0-9]*\).*/\1/p') instead of 1000"
     echo "  (at their METG a 1000-step graph takes minutes per run). ray-mpi's ranks run one"
     echo "  executor each, so rank 0's driver thread shares a core with an executor."
+    echo "- ray-mpi runs in two layouts. \"ray-mpi tasks\" and \"ray-mpi actors\": a rank per core,"
+    echo "  like MPI (the tasks and the actors' calls cross ranks over UCX). \"..., one rank\": one"
+    echo "  rank owning all $np cores (\`mpirun --bind-to none -n 1\`), ray-mpi's default layout on a"
+    echo "  node (\`slurm/cpu-job.sbatch\`, doc/running-on-slurm.md): $np executor threads and the"
+    echo "  driver in one process, no transport between them; stencil_1d only. The targets are"
+    echo "  judged for both."
     echo
     echo "## METG(50%)"
     echo
     echo "| system | trivial | stencil_1d | nearest | spread | stencil_1d, fastest reps |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-    for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+    for s in $all_systems; do
         grep -q "^metg $s " "$all" || { [ -n "${note[$s]:-}" ] && echo "| $(names_of "$s") | ${note[$s]} | | | | |"; continue; }
         echo "| $(names_of "$s") | $(metg_cell "$s" trivial) | $(metg_cell "$s" stencil_1d) | $(metg_cell "$s" nearest) | $(metg_cell "$s" spread) | $(best_cell "$s" stencil_1d) |"
     done
@@ -611,7 +632,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo "| system | trivial | stencil_1d | nearest | spread |"
     echo "| --- | ---: | ---: | ---: | ---: |"
     kind=kmetg
-    for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+    for s in $all_systems; do
         grep -q "^kmetg $s " "$all" || continue
         echo "| $(names_of "$s") | $(metg_cell "$s" trivial) | $(metg_cell "$s" stencil_1d) | $(metg_cell "$s" nearest) | $(metg_cell "$s" spread) |"
     done
@@ -630,6 +651,8 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
         kl=$( [ $kind = metg ] && echo "peak (Task Bench)" || echo "kernel time" )
         target_row "ray-mpi tasks within 10x of MPI" rmpi-tasks mpi "<=" 10
         target_row "ray-mpi actors within 5x of MPI" rmpi-actors mpi "<=" 5
+        target_row "ray-mpi tasks, one rank, within 10x of MPI" rmpi-tasks-1rank mpi "<=" 10
+        target_row "ray-mpi actors, one rank, within 5x of MPI" rmpi-actors-1rank mpi "<=" 5
         target_row "mpi4py.futures at least 100x ray-mpi tasks" mpi4py rmpi-tasks ">=" 100
         target_row "Dask at least 100x ray-mpi tasks" dask rmpi-tasks ">=" 100
     done
@@ -649,8 +672,8 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
             kl=$( [ $kind = metg ] && echo "peak-based efficiency (Task Bench)" || echo "kernel-time efficiency" )
             echo "**METG(50%), $kl:**"
             echo
-            echo "| round | MPI | ray-mpi tasks | ray-mpi actors | mpi4py.futures | tasks / MPI | actors / MPI | mpi4py / tasks |"
-            echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            echo "| round | MPI | ray-mpi tasks | ray-mpi actors | tasks, one rank | actors, one rank | mpi4py.futures | tasks / MPI | actors / MPI | tasks, one rank / MPI | actors, one rank / MPI | mpi4py / tasks |"
+            echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
             rounds_table $kind | grep -v '^#V'
             echo
         done
@@ -659,10 +682,14 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
         for kind in kmetg metg; do
             kl=$( [ $kind = metg ] && echo "peak (Task Bench)" || echo "kernel time" )
             rounds_table $kind | awk -v kl="$kl" '
-                /^#V/ { d = ($2 == "tasks") ? "ray-mpi tasks within 10x of MPI" : ($2 == "actors") ? "ray-mpi actors within 5x of MPI" : "mpi4py.futures at least 100x ray-mpi tasks"
-                    q = ($2 == "tasks") ? "<= 10x" : ($2 == "actors") ? "<= 5x" : ">= 100x"
+                /^#V/ { d = "mpi4py.futures at least 100x ray-mpi tasks"
+                    if ($2 == "tasks") d = "ray-mpi tasks within 10x of MPI"
+                    if ($2 == "actors") d = "ray-mpi actors within 5x of MPI"
+                    if ($2 == "tasks-1rank") d = "ray-mpi tasks, one rank, within 10x of MPI"
+                    if ($2 == "actors-1rank") d = "ray-mpi actors, one rank, within 5x of MPI"
+                    q = ($2 ~ /^tasks/) ? "<= 10x" : ($2 ~ /^actors/) ? "<= 5x" : ">= 100x"
                     if ($3 == "-") { printf "| %s | %s | - | - | %s | n/a (no round bracketed both) |\n", d, kl, q; next }
-                    ok = ($2 == "mpi4py") ? ($3 >= 100) : ($2 == "tasks") ? ($3 <= 10) : ($3 <= 5)
+                    ok = ($2 == "mpi4py") ? ($3 >= 100) : ($2 ~ /^tasks/) ? ($3 <= 10) : ($3 <= 5)
                     printf "| %s | %s | %.3gx | %d of %d | %s | %s |\n", d, kl, $3, $4, $5, q, ok ? "met" : "**not met**" }'
         done
         kind=metg
@@ -681,7 +708,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
         echo "Plots: $plot_status."
         echo
     fi
-    for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+    for s in $all_systems; do
         grep -q "^point $s stencil_1d " "$all" || continue
         echo "**$(names_of "$s")** (run time ${secs[$s]:-?} s, exit status ${rc_of[$s]:-?})"
         echo
@@ -705,7 +732,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     besteff() { awk -v s="$1" -v t="$2" '$1 == "point" && $2 == s && $3 == t {
             if ($11 > k) k = $11; if ($9 > p) p = $9; n++ }
         END { if (n) printf "%.2f (%.2f)\n", k, p; else print "-" }' "$all"; }
-    for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors mpi4py dask; do
+    for s in $all_systems; do
         grep -q "^point $s " "$all" || continue
         echo "| $(names_of "$s") | $(besteff "$s" trivial) | $(besteff "$s" stencil_1d) | $(besteff "$s" nearest) | $(besteff "$s" spread) |"
     done

@@ -180,6 +180,15 @@ else
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         fail=$((fail + 1)); failed+=("metg comparison: exit status $rc"); tail -40 compare.out
     fi
+    # The report is whole: no awk or shell error on the way, every target row there.
+    report=$(sed -n 's/^compare.sh: report written to \([^ ]*\) .*/\1/p' compare.out)
+    if [ -s "$report" ] && ! grep -qE '^(awk|mawk|gawk): |syntax error' compare.out &&
+        [ "$(grep -c '^| ray-mpi actors, one rank, within 5x of MPI |' "$report")" = 4 ]; then
+        pass=$((pass + 1)); p=$((p + 1))
+    else
+        fail=$((fail + 1)); f=$((f + 1)); failed+=("metg report incomplete: ${report:-none}")
+        grep -E 'awk|syntax error' compare.out | head -5
+    fi
     echo "metg: $p passed, $f failed"
 fi
 
