@@ -307,7 +307,7 @@ rounds_table() {
     function rc(v) { return (v == "") ? "-" : sprintf("%.3gx", v) }
     function dash(v) { return (v == "") ? "-" : v }
     $2 == k { st[$1, $3] = $5; val[$1, $3] = $6; if ($5 == "ok") v[$1, $3] = $6 }
-    function c(r, sys) { return cell(val[r, sys], st[r, sys]) }
+    function sc(r, sys) { return cell(val[r, sys], st[r, sys]) }
     END {
         for (r = 1; r <= n; r++) {
             m[r] = v[r, "mpi"]; t[r] = v[r, "rmpi-tasks"]; a[r] = v[r, "rmpi-actors"]; p[r] = v[r, "mpi4py"]
@@ -315,8 +315,8 @@ rounds_table() {
             rt[r] = rat(t[r], m[r]); ra[r] = rat(a[r], m[r]); rp[r] = rat(p[r], t[r])
             rt1[r] = rat(t1[r], m[r]); ra1[r] = rat(a1[r], m[r])
             printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r,
-                c(r, "mpi"), c(r, "rmpi-tasks"), c(r, "rmpi-actors"), c(r, "rmpi-tasks-1rank"),
-                c(r, "rmpi-actors-1rank"), c(r, "mpi4py"),
+                sc(r, "mpi"), sc(r, "rmpi-tasks"), sc(r, "rmpi-actors"), sc(r, "rmpi-tasks-1rank"),
+                sc(r, "rmpi-actors-1rank"), sc(r, "mpi4py"),
                 rc(rt[r]), rc(ra[r]), rc(rt1[r]), rc(ra1[r]), rc(rp[r])
         }
         printf "| median | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", us(med(m, n)), us(med(t, n)),
