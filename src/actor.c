@@ -245,31 +245,15 @@ static void drop_name(rmpi_actor_t h);
  * of actors with max_concurrency 1 (a call of such an actor cannot wait for a later
  * call of it) whose method has finished here before, has never waited in a get or
  * wait (a call that waits may wait for something its caller has yet to submit), and
- * whose recent calls were short (CALLER_RUN_MAX_US: the caller's next submission
+ * whose recent calls were short (RMPI_CALLER_RUN_MAX_US: the caller's next submission
  * waits for the call).  RAYMPI_SCHED_CALLER_RUNS=no turns it off.
  * ------------------------------------------------------------------------------ */
 
 enum { CALM_NO = -1, CALM_UNKNOWN = 0, CALM_YES = 1 };
 
-/* A caller runs calls of methods whose recent calls took at most this long: a call it
- * runs delays its next submission (to other ranks too) by the call's length. */
-#define CALLER_RUN_MAX_US 100
-
 static rmpi_mentry_t *method_of(const rmpi_task_s *t)
 {
     return &rmpi__rt.classes[handle_cls(t->actor)].methods[t->fn];
-}
-
-/* A call of m took s seconds: its recent length rises to a longer call at once and
- * comes down by an eighth of the difference per shorter one.  (Calls of one method
- * may run at once on several actors: a lost update only delays the estimate.) */
-static void note_length(rmpi_mentry_t *m, double s)
-{
-    uint32_t us = s * 1e6 >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)(s * 1e6);
-    uint32_t old = atomic_load_explicit(&m->run_us, memory_order_relaxed);
-    uint32_t now = us >= old ? us : old - (old - us + 7) / 8;
-    if (now != old) /* (the entry is shared by every thread running the method) */
-        atomic_store_explicit(&m->run_us, now, memory_order_relaxed);
 }
 
 void rmpi__actor_note_wait(const rmpi_task_s *t)
@@ -288,7 +272,7 @@ static int caller_may_run(const rmpi_xnode_t *n)
     const rmpi_mentry_t *m = method_of(t);
     return a->max_conc == 1 &&
            atomic_load_explicit(&m->calm, memory_order_relaxed) == CALM_YES &&
-           atomic_load_explicit(&m->run_us, memory_order_relaxed) <= CALLER_RUN_MAX_US;
+           atomic_load_explicit(&m->run_us, memory_order_relaxed) <= RMPI_CALLER_RUN_MAX_US;
 }
 
 void rmpi__actor_help_caller(void)
@@ -430,7 +414,7 @@ int rmpi__actor_run(rmpi_task_s *t)
             return c->methods[t->fn].fn(obj, t);
         double t0 = rmpi_now();
         int rc = c->methods[t->fn].fn(obj, t);
-        note_length(method_of(t), rmpi_now() - t0);
+        rmpi__note_run_us(&method_of(t)->run_us, rmpi_now() - t0);
         return rc;
     }
     case TK_DTOR:

@@ -74,6 +74,7 @@ static int register_fn(const char *name, rmpi_fn_t fn, int nargs)
         return RMPI_ERR_NO_MEMORY;
     reg.v[reg.n].fn = fn;
     reg.v[reg.n].nargs = nargs;
+    atomic_init(&reg.v[reg.n].run_us, UINT32_MAX);
     reg.n++;
     return RMPI_OK;
 }
@@ -767,6 +768,7 @@ int rmpi_stats_get(rmpi_stats_t *user, size_t size)
     out->actors_hosted = rmpi__actor_count();
     out->args_forwarded = atomic_load(&rmpi__rt.args_forwarded);
     out->calls_inline = atomic_load(&rmpi__rt.calls_inline);
+    out->tasks_inline = atomic_load(&rmpi__rt.tasks_inline);
     snprintf(out->job_dir, sizeof(out->job_dir), "%s", rmpi__jobdir_path());
     out->num_cpus = rmpi__rt.ncpus[rmpi__rt.rank];
     memcpy(user, out, size < sizeof(*out) ? size : sizeof(*out));

@@ -28,6 +28,8 @@ typedef struct {
     char     *name;
     rmpi_fn_t fn;
     int       nargs; /* RMPI_NARGS_ANY or a count */
+    _Atomic uint32_t run_us; /* its tasks' recent length here, microseconds; UINT32_MAX:
+                                none ran yet (task.c, RAYMPI_SCHED_CALLER_RUNS) */
 } rmpi_fentry_t;
 
 typedef struct {
@@ -280,6 +282,7 @@ typedef struct {
     _Atomic uint64_t tasks_executed, tasks_submitted;
     _Atomic uint64_t args_forwarded;
     _Atomic uint64_t calls_inline; /* actor calls a submitting thread ran (actor.c) */
+    _Atomic uint64_t tasks_inline; /* tasks the thread waiting for them ran (task.c) */
     /* shutdown */
     atomic_int     shutdown_requested;
     atomic_char   *acked;     /* driver: ranks that acknowledged shutdown (or died) */
@@ -380,6 +383,29 @@ rmpi_arg_t *rmpi__va_args(int nargs, va_list ap, rmpi_arg_t *stack);
 rmpi_ref_t rmpi__error_ref(int status, const char *msg);
 /* The running task waits in a get or wait (object.c). */
 void rmpi__task_note_wait(void);
+/* A thread that is not running a task waits until deadline (< 0: none) for object
+ * id, a result of this rank's: if the task making it is queued here, not started,
+ * and its function's recent tasks were short, run it on this thread now
+ * (RAYMPI_SCHED_CALLER_RUNS).  1: it ran. */
+int rmpi__task_run_awaited(rmpi_oid_t id, double deadline);
+
+/* A waiting or submitting thread runs work itself only when its recent runs took at
+ * most this long: the thread is held up for that long (calls run by their caller,
+ * actor.c; tasks run by the thread waiting for them, task.c). */
+#define RMPI_CALLER_RUN_MAX_US 100
+
+/* A run took s seconds: the recent length in *us rises to a longer run at once and
+ * comes down by an eighth of the difference per shorter one (from UINT32_MAX, "none
+ * yet", to the first run's).  Threads running the same function or method share the
+ * entry: a lost update only delays the estimate, and it is written only on a change. */
+static inline void rmpi__note_run_us(_Atomic uint32_t *us, double s)
+{
+    uint32_t v = s * 1e6 >= (double)UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)(s * 1e6);
+    uint32_t old = atomic_load_explicit(us, memory_order_relaxed);
+    uint32_t now = old == UINT32_MAX || v >= old ? v : old - (old - v + 7) / 8;
+    if (now != old)
+        atomic_store_explicit(us, now, memory_order_relaxed);
+}
 
 /* core.c */
 const char *rmpi__fn_name(uint32_t fn);

@@ -182,7 +182,7 @@ static double deadline_of(double timeout_s)
 static int wait_obj_locked(rmpi_obj_t *o, int want_data, double deadline)
 {
     thread_wait_t tw = {{NULL, want_data, thread_fire}, rmpi__thread_waiter()};
-    int blocked = 0, rc = RMPI_OK;
+    int blocked = 0, helped = 0, rc = RMPI_OK;
 
     for (;;) {
         if (o->state == RMPI_OBJ_FAILED)
@@ -194,6 +194,15 @@ static int wait_obj_locked(rmpi_obj_t *o, int want_data, double deadline)
         if (deadline >= 0 && rmpi_now() >= deadline) {
             rc = RMPI_ERR_TIMEOUT;
             break;
+        }
+        if (!helped && o->owned && o->state == RMPI_OBJ_PENDING) {
+            /* Once: its task is queued here now, or it runs elsewhere or later.  The
+             * store was unlocked meanwhile: look at o again either way. */
+            helped = 1;
+            rmpi__store_unlock();
+            rmpi__task_run_awaited(o->id, deadline);
+            rmpi__store_lock();
+            continue;
         }
         int seen = atomic_load(&tw.w->count);
         rmpi__obj_wait(o, &tw.wn);

@@ -403,6 +403,8 @@ typedef struct {
                                     whose task made them, without asking their owner */
     uint64_t calls_inline;     /**< actor calls run by the thread that submitted them
                                     (RAYMPI_SCHED_CALLER_RUNS) rather than an executor */
+    uint64_t tasks_inline;     /**< tasks run by the thread waiting for their result in
+                                    rmpi_get (RAYMPI_SCHED_CALLER_RUNS) */
 } rmpi_stats_t;
 
 /** This rank's counters into the first size bytes of out (the struct may grow in

@@ -8,6 +8,12 @@
  * milliseconds; and a method that waited in a get is never run by
  * the caller again (it may wait for what the caller submits next: here a signal
  * the driver sends after the call, which would never come).
+ *
+ * Tasks run by the thread waiting for them (the same setting): a task of the
+ * driver's rank that the driver gets at once comes back right, and the driver runs
+ * it itself when its rank has one cpu (never with the setting off); a function whose
+ * tasks take milliseconds never runs on the waiting thread; and a get with a short
+ * timeout still times out on a long task of a function whose tasks were short.
  */
 #include "testlib.h"
 
@@ -61,6 +67,34 @@ static int column_step(void *state, rmpi_task_t *t)
     c->last_step = i;
     return rmpi_task_return_i64(t, 0, i);
 }
+
+/* Tasks: square(x) returns x * x; nap(ms) and pause(ms) sleep, then return 1. */
+static int cr_square(rmpi_task_t *t)
+{
+    int64_t x = rmpi_task_arg_i64(t, 0);
+    return rmpi_task_return_i64(t, 0, x * x);
+}
+RMPI_REMOTE(cr_square)
+
+static int cr_sleep(rmpi_task_t *t)
+{
+    int64_t ms = rmpi_task_arg_i64(t, 0);
+    if (ms > 0) /* (0: no system call, a task of microseconds) */
+        tl_sleep_s((double)ms / 1000.0);
+    return rmpi_task_return_i64(t, 0, 1);
+}
+
+static int cr_nap(rmpi_task_t *t)
+{
+    return cr_sleep(t);
+}
+RMPI_REMOTE(cr_nap)
+
+static int cr_pause(rmpi_task_t *t)
+{
+    return cr_sleep(t);
+}
+RMPI_REMOTE(cr_pause)
 
 /* ------------------------------------------------------------------------------
  * Signal (max_concurrency 4): wait() returns 1 once send() was called (or fails
@@ -148,6 +182,13 @@ static uint64_t calls_inline(void)
     rmpi_stats_t st;
     CHECK_OK(rmpi_stats(&st));
     return st.calls_inline;
+}
+
+static uint64_t tasks_inline(void)
+{
+    rmpi_stats_t st;
+    CHECK_OK(rmpi_stats(&st));
+    return st.tasks_inline;
 }
 
 static int setting_off(void)
@@ -275,6 +316,64 @@ static void check_waiting_method(void)
     CHECK_OK(rmpi_actor_kill(s));
 }
 
+/* fn(arg) on the driver's rank, got at once (with timeout_s): how many of the n
+ * tasks the driver ran itself.  Each must return want, or the get must time out
+ * when want is RMPI_ERR_TIMEOUT (the result is then got without a timeout). */
+static uint64_t get_each(const char *fn, int64_t arg, int n, double timeout_s, int64_t want)
+{
+    uint64_t before = tasks_inline();
+    for (int i = 0; i < n; i++) {
+        rmpi_arg_t a = rmpi_i64(arg < 0 ? i : arg);
+        rmpi_ref_t r = tl_submit(fn, &a, 1, rmpi_rank());
+        int64_t v = -1;
+        int st = rmpi_get_i64(r, timeout_s, &v);
+        if (want == RMPI_ERR_TIMEOUT) {
+            CHECK_MSG(st == RMPI_ERR_TIMEOUT, "%s task %d: get with a %g s timeout: %s", fn, i,
+                      timeout_s, rmpi_status_string(st));
+            CHECK(tl_take_i64(r) == 1);
+            continue;
+        }
+        CHECK_OK(st);
+        CHECK_MSG(v == (arg < 0 ? (int64_t)i * i : want), "%s task %d returned %lld", fn, i,
+                  (long long)v);
+        CHECK_OK(rmpi_release(r));
+    }
+    return tasks_inline() - before;
+}
+
+/* Tasks of the driver's rank got one at a time: right results; the driver runs them
+ * when its rank has one cpu, never with the setting off. */
+static void check_tasks_waited_for(void)
+{
+    enum { N = 300 };
+    uint64_t ran = get_each("cr_square", -1, N, -1, 0);
+    printf("# %llu of %d tasks ran on the waiting thread\n", (unsigned long long)ran, N);
+    if (setting_off())
+        CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu tasks",
+                  (unsigned long long)ran);
+    else if (one_cpu())
+        CHECK_MSG(ran > 0, "the driver's rank has one cpu, and the driver ran none of the "
+                           "%d tasks it waited for", N);
+}
+
+/* A function whose tasks take 2 ms never runs on the waiting thread (its first task,
+ * with no length known, runs on an executor too). */
+static void check_long_task(void)
+{
+    uint64_t ran = get_each("cr_nap", 2, 6, -1, 1);
+    CHECK_MSG(ran == 0, "the driver ran %llu tasks of 2 ms", (unsigned long long)ran);
+}
+
+/* A get with a 50 ms timeout returns at its timeout even when the task is a 400 ms
+ * one of a function whose tasks were short: the waiting thread does not take it. */
+static void check_get_timeout_kept(void)
+{
+    get_each("cr_pause", 0, 20, -1, 1); /* short ones: its length here is known */
+    double t0 = tl_now();
+    get_each("cr_pause", 400, 1, 0.05, RMPI_ERR_TIMEOUT);
+    printf("# timed out, then got, after %.3f s\n", tl_now() - t0);
+}
+
 int main(int argc, char **argv)
 {
     CHECK_OK(rmpi_class_register("Column", column_new, free));
@@ -292,5 +391,8 @@ int main(int argc, char **argv)
     RUN(check_stencil);
     RUN(check_long_method);
     RUN(check_waiting_method);
+    RUN(check_tasks_waited_for);
+    RUN(check_long_task);
+    RUN(check_get_timeout_kept);
     return tl_end();
 }
