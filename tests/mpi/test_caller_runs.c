@@ -223,20 +223,26 @@ static uint64_t call_many(rmpi_actor_t c, const char *method, int64_t arg, int n
     return calls_inline() - before;
 }
 
+/* The driver ran `ran` of the n calls or tasks (what) of its rank: none with the
+ * setting off, some when its rank has one cpu (its executor waits for the core). */
+static void check_ran_here(uint64_t ran, int n, const char *what)
+{
+    printf("# the driver's thread ran %llu of the %d %s\n", (unsigned long long)ran, n, what);
+    if (setting_off())
+        CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu %s",
+                  (unsigned long long)ran, what);
+    else if (one_cpu())
+        CHECK_MSG(ran > 0, "the driver's rank has one cpu, and the driver ran none of the "
+                           "%d %s", n, what);
+}
+
 /* Many calls to an actor on the driver's rank: the totals come back in order. */
 static void check_chain_here(void)
 {
     enum { N = 400 };
     rmpi_actor_t c = create_on("Column", 0, 0);
     CHECK(tl_take_i64(rmpi_actor_call1(c, "add", 1, rmpi_i64(0))) == 0);
-    uint64_t ran = call_many(c, "add", 1, N, 1, 1);
-    printf("# %llu of %d calls ran on the driver's thread\n", (unsigned long long)ran, N);
-    if (setting_off())
-        CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu calls",
-                  (unsigned long long)ran);
-    else if (one_cpu())
-        CHECK_MSG(ran > 0, "the driver's rank has one cpu, and the driver ran none of the "
-                           "%d calls there", N);
+    check_ran_here(call_many(c, "add", 1, N, 1, 1), N, "calls of a chain there");
     CHECK_OK(rmpi_actor_kill(c));
 }
 
@@ -346,14 +352,7 @@ static uint64_t get_each(const char *fn, int64_t arg, int n, double timeout_s, i
 static void check_tasks_waited_for(void)
 {
     enum { N = 300 };
-    uint64_t ran = get_each("cr_square", -1, N, -1, 0);
-    printf("# %llu of %d tasks ran on the waiting thread\n", (unsigned long long)ran, N);
-    if (setting_off())
-        CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu tasks",
-                  (unsigned long long)ran);
-    else if (one_cpu())
-        CHECK_MSG(ran > 0, "the driver's rank has one cpu, and the driver ran none of the "
-                           "%d tasks it waited for", N);
+    check_ran_here(get_each("cr_square", -1, N, -1, 0), N, "tasks it waited for");
 }
 
 /* A function whose tasks take 2 ms never runs on the waiting thread (its first task,
