@@ -743,6 +743,10 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo "tasks submitted, then all results got (tasks/s). Plain MPI has no tasks: its row is a"
     echo "ping-pong of a small message and a burst of 8-byte Isends, the transport's floor."
     echo "\"graph tasks/s\" is the stencil_1d graph's throughput at its smallest task size."
+    echo "A ray-mpi task that placement keeps on the driver's rank (the scheduler's choice for"
+    echo "most of them here) runs on the driver's thread once the driver waits for it (tasks run"
+    echo "by the thread waiting for them, doc/architecture.md): that row is a submit, a run"
+    echo "and a get in one thread; the rank 1 row is the round trip between ranks."
     echo
     echo "| system | round trip | burst | graph tasks/s (stencil_1d, smallest tasks) |"
     echo "| --- | ---: | ---: | ---: |"
