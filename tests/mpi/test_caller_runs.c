@@ -179,30 +179,12 @@ static rmpi_actor_t create_on(const char *cls, int rank, int max_concurrency)
 
 static uint64_t calls_inline(void)
 {
-    rmpi_stats_t st;
-    CHECK_OK(rmpi_stats(&st));
-    return st.calls_inline;
+    return tl_stats().calls_inline;
 }
 
 static uint64_t tasks_inline(void)
 {
-    rmpi_stats_t st;
-    CHECK_OK(rmpi_stats(&st));
-    return st.tasks_inline;
-}
-
-static int setting_off(void)
-{
-    const char *v = getenv("RAYMPI_SCHED_CALLER_RUNS");
-    return v != NULL && (!strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "false"));
-}
-
-/* The driver's rank runs on one cpu: its executor waits for the core while the
- * driver submits, so the driver runs the ready calls. */
-static int one_cpu(void)
-{
-    cpu_set_t set;
-    return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+    return tl_stats().tasks_inline;
 }
 
 /* n calls method(arg) to c, submitted at once: call i must return first + i * step.
@@ -228,10 +210,10 @@ static uint64_t call_many(rmpi_actor_t c, const char *method, int64_t arg, int n
 static void check_ran_here(uint64_t ran, int n, const char *what)
 {
     printf("# the driver's thread ran %llu of the %d %s\n", (unsigned long long)ran, n, what);
-    if (setting_off())
+    if (tl_caller_runs_off())
         CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu %s",
                   (unsigned long long)ran, what);
-    else if (one_cpu())
+    else if (tl_one_cpu())
         CHECK_MSG(ran > 0, "the driver's rank has one cpu, and the driver ran none of the "
                            "%d %s", n, what);
 }
@@ -283,7 +265,7 @@ static void check_stencil(void)
     int here = rmpi_size() == 1 ? 2 * STEPS : STEPS;
     printf("# %llu of the %d calls on the driver's rank ran on its thread\n",
            (unsigned long long)ran, here);
-    if (setting_off())
+    if (tl_caller_runs_off())
         CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu calls",
                   (unsigned long long)ran);
     CHECK_OK(rmpi_actor_kill(col[0]));

@@ -3,6 +3,8 @@
  * RMPI_ERR_TASK_CRASHED with a message naming the signal, on every rank, and
  * the runtime keeps working: the next tasks on that rank run, and objects
  * stored there before the crash are still there.  (test_abort.c: abort().)
+ * A short task that crashes while the driver runs it itself (the task it waits for,
+ * RAYMPI_SCHED_CALLER_RUNS) is caught the same way, and the driver goes on.
  */
 #include "testlib.h"
 
@@ -18,6 +20,22 @@ static int segfault(rmpi_task_t *t)
     return rmpi_task_return_i64(t, 0, *p);
 }
 RMPI_REMOTE(segfault);
+
+/* segfault_if(x): crashes like segfault() when x is 1, else returns x at once. */
+#if defined(__clang__) || defined(__GNUC__)
+__attribute__((no_sanitize("undefined")))
+#endif
+static int segfault_if(rmpi_task_t *t)
+{
+    int64_t x = rmpi_task_arg_i64(t, 0);
+    if (x == 1) { /* as segfault(): the value read back keeps the store */
+        int *volatile p = NULL;
+        *p = 42;
+        return rmpi_task_return_i64(t, 0, *p);
+    }
+    return rmpi_task_return_i64(t, 0, x);
+}
+RMPI_REMOTE(segfault_if);
 
 static void check_crashed(rmpi_ref_t r, const char *fn, const char *signame)
 {
@@ -103,9 +121,41 @@ static void check_still_working(void)
     CHECK(tl_take_i64(rmpi_call("tl_where", 0)) >= 0);
 }
 
+static uint64_t tasks_inline(void)
+{
+    return tl_stats().tasks_inline;
+}
+
+/* Tasks of a short function got one at a time on the driver's rank (the driver may
+ * run them itself): those that crash give RMPI_ERR_TASK_CRASHED, the others their
+ * value, and the driver goes on. */
+static void check_segfault_waited_for(void)
+{
+    uint64_t before = tasks_inline(), crashes_inline = 0;
+    for (int i = 0; i < 60; i++) {
+        int64_t x = i % 20 == 19 ? 1 : 2 + i; /* crash on 3 of them, late in a run of short ones */
+        rmpi_arg_t a = rmpi_i64(x);
+        rmpi_ref_t r = tl_submit("segfault_if", &a, 1, rmpi_rank());
+        uint64_t at = tasks_inline();
+        if (x == 1) {
+            check_crashed(r, "segfault_if", "SIGSEGV");
+            crashes_inline += tasks_inline() - at;
+            CHECK_OK(rmpi_release(r));
+        } else {
+            CHECK(tl_take_i64(r) == x);
+        }
+    }
+    printf("# %llu of the 60 tasks ran on the driver's thread, %llu of the 3 crashes\n",
+           (unsigned long long)(tasks_inline() - before), (unsigned long long)crashes_inline);
+    if (!tl_caller_runs_off() && tl_one_cpu())
+        CHECK_MSG(crashes_inline > 0, "one cpu, yet no crashing task ran on the driver's "
+                                      "thread: the check above did not test that path");
+}
+
 int main(int argc, char **argv)
 {
     tl_start(&argc, &argv);
+    RUN(check_segfault_waited_for);
     RUN(check_segfault_each_rank);
     RUN(check_segfault_anywhere);
     RUN(check_still_working);

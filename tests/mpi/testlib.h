@@ -13,6 +13,7 @@
 #include <raympi.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -176,6 +177,29 @@ static TL_UNUSED const char *tl_error(rmpi_ref_t ref, char *buf, size_t size)
     int st = rmpi_error_message(ref, buf, size);
     CHECK_MSG(st == RMPI_OK, "rmpi_error_message: %s", rmpi_status_string(st));
     return buf;
+}
+
+/* RAYMPI_SCHED_CALLER_RUNS is off in this run (the np2off mode). */
+static TL_UNUSED int tl_caller_runs_off(void)
+{
+    const char *v = getenv("RAYMPI_SCHED_CALLER_RUNS");
+    return v != NULL && (!strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "false"));
+}
+
+/* This rank runs on one cpu: its executor waits for the core while the driver runs,
+ * so work the driver may take itself (calls it submits, tasks it waits for) is its. */
+static TL_UNUSED int tl_one_cpu(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
+/* This rank's counters. */
+static TL_UNUSED rmpi_stats_t tl_stats(void)
+{
+    rmpi_stats_t st;
+    CHECK_OK(rmpi_stats(&st));
+    return st;
 }
 
 static TL_UNUSED double tl_now(void)
