@@ -383,11 +383,12 @@ rmpi_arg_t *rmpi__va_args(int nargs, va_list ap, rmpi_arg_t *stack);
 rmpi_ref_t rmpi__error_ref(int status, const char *msg);
 /* The running task waits in a get or wait (object.c). */
 void rmpi__task_note_wait(void);
-/* A thread that is not running a task waits until deadline (< 0: none) for object
- * id, a result of this rank's: if the task making it is queued here, not started,
- * and its function's recent tasks were short, run it on this thread now
- * (RAYMPI_SCHED_CALLER_RUNS).  1: it ran. */
-int rmpi__task_run_awaited(rmpi_oid_t id, double deadline);
+/* Under the store lock: a thread that is not running a task waits until deadline
+ * (< 0: none) for object id, a result of this rank's.  If the task making it is
+ * queued here, not started, and its function's recent tasks were short, run it on
+ * this thread now (RAYMPI_SCHED_CALLER_RUNS).  1: the store was unlocked meanwhile
+ * (whether the task ran or not), look at the object again; 0: nothing was done. */
+int rmpi__task_run_awaited_locked(rmpi_oid_t id, double deadline);
 
 /* A waiting or submitting thread runs work itself only when its recent runs took at
  * most this long: the thread is held up for that long (calls run by their caller,

@@ -196,13 +196,9 @@ static int wait_obj_locked(rmpi_obj_t *o, int want_data, double deadline)
             break;
         }
         if (!helped && o->owned && o->state == RMPI_OBJ_PENDING) {
-            /* Once: its task is queued here now, or it runs elsewhere or later.  The
-             * store was unlocked meanwhile: look at o again either way. */
-            helped = 1;
-            rmpi__store_unlock();
-            rmpi__task_run_awaited(o->id, deadline);
-            rmpi__store_lock();
-            continue;
+            helped = 1; /* once: its task is queued here now, or runs elsewhere or later */
+            if (rmpi__task_run_awaited_locked(o->id, deadline))
+                continue; /* the store was unlocked: look at o again */
         }
         int seen = atomic_load(&tw.w->count);
         rmpi__obj_wait(o, &tw.wn);

@@ -1023,7 +1023,8 @@ static int run_body(rmpi_task_s *t)
     if (t->kind != TK_TASK)
         return rmpi__actor_run(t);
     rmpi_fentry_t *f = &rmpi__rt.fns[t->fn];
-    if (!rmpi__cfg.caller_runs) /* the estimate serves rmpi__task_run_awaited only */
+    /* The estimate serves rmpi__task_run_awaited_locked only: the owner's own tasks. */
+    if (!rmpi__cfg.caller_runs || t->owner != rmpi__rt.rank)
         return f->fn(t);
     double t0 = rmpi_now();
     int rc = f->fn(t);
@@ -1442,16 +1443,19 @@ static int is_awaited(const rmpi_xnode_t *n)
                RMPI_CALLER_RUN_MAX_US;
 }
 
-int rmpi__task_run_awaited(rmpi_oid_t id, double deadline)
+int rmpi__task_run_awaited_locked(rmpi_oid_t id, double deadline)
 {
+    /* (Everything that rules it out before the store is unlocked: most gets.) */
     if (!rmpi__cfg.caller_runs || cur_task != NULL || rmpi__exec_on_executor() ||
         rmpi__tp_on_progress_thread() || rmpi_oid_owner(id) != rmpi__rt.rank ||
+        rmpi__exec_queue_len() == 0 ||
         (deadline >= 0 && deadline - rmpi_now() < AWAITED_MIN_TIMEOUT_S))
         return 0;
     awaited_seq = id.lo;
-    if (!rmpi__exec_run_one(is_awaited))
-        return 0;
-    atomic_fetch_add_explicit(&rmpi__rt.tasks_inline, 1, memory_order_relaxed);
+    rmpi__store_unlock();
+    if (rmpi__exec_run_one(is_awaited))
+        atomic_fetch_add_explicit(&rmpi__rt.tasks_inline, 1, memory_order_relaxed);
+    rmpi__store_lock();
     return 1;
 }
 
