@@ -119,17 +119,72 @@ static void ran_locked(void)
     my_released = 0;
 }
 
+/*
+ * An alternate signal stack, so that a task that overflows its stack is reported
+ * (the crash handler needs a stack to run on) instead of killing the process.
+ * Executors install one for their life; a thread that runs a task itself
+ * (rmpi__exec_run_one: the driver) gets one the first time, kept until it exits,
+ * unless it already has its own.
+ */
+#define ALTSTACK_SIZE (SIGSTKSZ * 4)
+
+static RMPI_TLS void *my_altstack;   /* ours, installed on this thread */
+static RMPI_TLS int   altstack_tried;
+static pthread_key_t  altstack_key;  /* frees a caller thread's at its exit */
+static int            altstack_key_ok;
+static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
+
+static void altstack_remove(void *mem)
+{
+    if (mem == NULL)
+        return;
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    free(mem);
+}
+
+static void altstack_key_init(void)
+{
+    altstack_key_ok = pthread_key_create(&altstack_key, altstack_remove) == 0;
+}
+
+static void altstack_install(void)
+{
+    stack_t old, ss;
+
+    altstack_tried = 1;
+    if (sigaltstack(NULL, &old) != 0 || !(old.ss_flags & SS_DISABLE))
+        return; /* the thread has one (the application's, or a sanitizer's) */
+    ss.ss_sp = malloc(ALTSTACK_SIZE);
+    ss.ss_size = ALTSTACK_SIZE;
+    ss.ss_flags = 0;
+    if (ss.ss_sp == NULL || sigaltstack(&ss, NULL) != 0) {
+        free(ss.ss_sp);
+        rmpi_debug(MOD, "no alternate signal stack: a stack overflow in a task on this "
+                        "thread will not be reported");
+        return;
+    }
+    my_altstack = ss.ss_sp;
+}
+
+/* On a thread that is about to run a task itself. */
+static void altstack_for_caller(void)
+{
+    if (altstack_tried)
+        return;
+    altstack_install();
+    if (my_altstack == NULL)
+        return;
+    pthread_once(&altstack_once, altstack_key_init);
+    if (altstack_key_ok) /* (else it stays until the process ends) */
+        pthread_setspecific(altstack_key, my_altstack);
+}
+
 static void *executor_main(void *arg)
 {
     int index = (int)(intptr_t)arg;
-    stack_t ss;
 
-    /* An alternate stack so a task's stack overflow can be reported. */
-    ss.ss_sp = malloc(SIGSTKSZ * 4);
-    ss.ss_size = SIGSTKSZ * 4;
-    ss.ss_flags = 0;
-    if (ss.ss_sp != NULL)
-        sigaltstack(&ss, NULL);
+    altstack_install();
     on_executor = 1;
     char name[16];
     snprintf(name, sizeof(name), "rmpi-exec-%d", index);
@@ -190,11 +245,8 @@ static void *executor_main(void *arg)
     pthread_cond_broadcast(&ex.gone);
     pthread_mutex_unlock(&ex.lock);
     on_executor = 0;
-    if (ss.ss_sp != NULL) {
-        ss.ss_flags = SS_DISABLE;
-        sigaltstack(&ss, NULL);
-        free(ss.ss_sp);
-    }
+    altstack_remove(my_altstack);
+    my_altstack = NULL;
     return NULL;
 }
 
@@ -338,6 +390,7 @@ int rmpi__exec_run_one(int (*pick)(const rmpi_xnode_t *n))
     rmpi_xnode_t *n = take_locked(link);
     pthread_mutex_unlock(&ex.lock);
 
+    altstack_for_caller();
     /* For the task's length this thread counts as an executor (a wait inside it
      * lends its cpus, its end frees them early), then it is the caller again. */
     on_executor = 1;
