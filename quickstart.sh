@@ -10,7 +10,7 @@ PACKAGES="build-essential autoconf automake libtool libtool-bin pkg-config \
   libopenmpi-dev openmpi-bin libucx-dev ucx-utils libhwloc-dev hwloc libpmix-dev \
   libcriterion-dev uthash-dev slurm-wlm slurm-client slurmd slurmctld munge libslurm-dev \
   iproute2 util-linux procps python3 \
-  python3-mpi4py python3-distributed gnuplot-nox"
+  python3-mpi4py python3-distributed gnuplot-nox libstarpu-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,6 +1,6 @@
 #!/bin/bash
-# compare.sh - ray-mpi against MPI, mpi4py.futures and Dask with Task Bench's
-# METG method, in one command (about 10 minutes on a 2-core machine).
+# compare.sh - ray-mpi against MPI, StarPU, mpi4py.futures and Dask with Task
+# Bench's METG method, in one command (about 5 minutes on a 2-core machine).
 #
 # Runs, on this machine:
 #   * bench/limits.sh (memcpy and ucx_perftest limits) and bench/microbench's
@@ -10,7 +10,8 @@
 #     actors, mpi4py.futures and Dask distributed on stencil_1d (each system's
 #     sweep starts and stops where its efficiency makes sense, see below); ray-mpi
 #     runs a rank per core, and also (stencil_1d) one rank owning all the cores,
-#     its default layout on a node (the "one rank" systems);
+#     its default layout on a node (the "one rank" systems); StarPU (bench/metg_starpu,
+#     built when libstarpu-dev is installed) on all four patterns;
 #   * a round trip and a burst of empty tasks per system (--latency modes);
 # then computes METG(50%) with bench/metg_report and writes
 # doc/performance-comparison.md with PNG plots in doc/img/ (gnuplot).
@@ -22,7 +23,7 @@
 #   --builddir D  the build's bench/ directory (default: this script's directory)
 #   --no-plots    skip the PNG plots
 # Environment: MPIRUN (default mpirun), COMPARE_SYSTEMS (default "mpi rmpi-tasks
-# rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank mpi4py dask"), COMPARE_ROUNDS
+# rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank starpu mpi4py dask"), COMPARE_ROUNDS
 # (a whole number >= 1; default 5, 2 with --smoke): how many times the stencil_1d sweeps of MPI,
 # ray-mpi tasks and actors (both layouts) and mpi4py.futures run, one after the other in turn,
 # for the targets' medians (the first round is the main sweeps).
@@ -59,7 +60,7 @@ esac
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun=${MPIRUN:-mpirun}
 py=/usr/bin/python3 # Debian's mpi4py and dask load only under the system Python
-all_systems="mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank mpi4py dask"
+all_systems="mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank starpu mpi4py dask"
 systems=${COMPARE_SYSTEMS:-$all_systems}
 
 for prog in metg_mpi metg_rmpi metg_report; do
@@ -138,7 +139,7 @@ all_runs() { # every run's name, in the order they ran
     for ((r = 2; r <= rounds; r++)); do
         for s in mpi rmpi-tasks rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank mpi4py; do echo "$s-r$r"; done
     done
-    echo lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end
+    echo lat-mpi lat-rmpi lat-starpu lat-mpi4py lat-dask peak-end
 }
 
 # --- sweep ranges per system ------------------------------------------------------------
@@ -151,6 +152,7 @@ if [ $smoke = 1 ]; then
     rp_args=(--type stencil_1d --steps 50 --sweep 14:16 --reps 1 --warmup-steps 2)
     ra_args=(--type stencil_1d --steps 50 --sweep 14:18 --reps 1 --warmup-steps 2)
     r1_args=(--type stencil_1d --steps 50 --sweep 14:18 --reps 1 --warmup-steps 2)
+    sp_args=(--type all --steps 50 --sweep 14:16 --reps 1 --warmup-steps 2)
     m4_args=(--type stencil_1d --steps 10 --sweep 12:14 --reps 1 --warmup-steps 1)
     dk_args=(--type stencil_1d --steps 6 --sweep 12:13 --reps 1 --warmup-steps 1)
     peak_args=(--peak --peak-iters 1048576 --peak-reps 3)
@@ -166,6 +168,7 @@ else
     rp_args=(--type stencil_1d --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
     ra_args=(--type all --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
     r1_args=(--type stencil_1d --steps 1000 --sweep 11:24 --reps 3 --stop-below 0.1 --max-time 40)
+    sp_args=(--type all --steps 1000 --sweep 11:22 --reps 3 --stop-below 0.1 --max-time 40)
     m4_args=(--type stencil_1d --steps 200 --sweep 9:18 --reps 2 --stop-below 0.1 --max-time 60)
     dk_args=(--type stencil_1d --steps 50 --sweep 6:16 --reps 2 --stop-below 0.1 --max-time 100)
     peak_args=(--peak --peak-iters 1048576 --peak-reps 30)
@@ -209,6 +212,8 @@ sweep() {
     # one rank, unbound so that it owns every core (mpirun binds a lone rank to one)
     rmpi-tasks-1rank) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe --bind-to none -n 1 "$builddir/metg_rmpi" --impl tasks "${r1_args[@]}" "${peak_args_common[@]}" ;;
     rmpi-actors-1rank) run "$name" $lim "${launcher[@]}" "$mpirun" --oversubscribe --bind-to none -n 1 "$builddir/metg_rmpi" --impl actors "${r1_args[@]}" "${peak_args_common[@]}" ;;
+    # one process, a StarPU CPU worker per core
+    starpu) run "$name" $lim "$builddir/metg_starpu" --cores "$np" "${sp_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
     mpi4py) run "$name" $pylim "$mpirun" --oversubscribe -n $((np + 1)) -x PYTHONPATH -x METG_CORE_LIB "$py" -m mpi4py.futures "$here/metg_mpi4py.py" "${m4_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
     dask) run "$name" $pylim "$py" "$here/metg_dask.py" --workers "$np" "${dk_args[@]/#all/$t}" "${peak_args_common[@]}" ;;
     esac
@@ -216,6 +221,13 @@ sweep() {
 for s in mpi rmpi-tasks rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank; do
     has $s && sweep $s $s
 done
+if has starpu; then
+    if [ -x "$builddir/metg_starpu" ]; then
+        sweep starpu starpu
+    else
+        note[starpu]="bench/metg_starpu is not built (configure found no starpu-1.3: apt-get install libstarpu-dev)"; status=1
+    fi
+fi
 py_ok() { "$py" -c "import $1" >/dev/null 2>&1; }
 if has mpi4py; then
     if py_ok mpi4py.futures; then
@@ -250,6 +262,9 @@ done
 # --- latency and tasks/s ---------------------------------------------------------------------
 run lat-mpi 60 "$mpirun" --oversubscribe -n "$np" "$builddir/metg_mpi" --latency --count $lat_c
 run lat-rmpi 120 "${launcher[@]}" "$mpirun" --oversubscribe -n "$np" "$builddir/metg_rmpi" --latency --count $lat_c
+if has starpu && [ -x "$builddir/metg_starpu" ]; then
+    run lat-starpu 60 "$builddir/metg_starpu" --cores "$np" --latency --count $lat_c
+fi
 if has mpi4py && py_ok mpi4py.futures; then
     run lat-mpi4py 120 "$mpirun" --oversubscribe -n $((np + 1)) -x PYTHONPATH -x METG_CORE_LIB "$py" -m mpi4py.futures "$here/metg_mpi4py.py" --latency --count $py_lat_c
 fi
@@ -387,6 +402,7 @@ names_of() {
     rmpi-actors) echo "ray-mpi actors" ;;
     rmpi-tasks-1rank) echo "ray-mpi tasks, one rank" ;;
     rmpi-actors-1rank) echo "ray-mpi actors, one rank" ;;
+    starpu) echo "StarPU" ;;
     mpi4py) echo "mpi4py.futures" ;;
     dask) echo "Dask distributed" ;;
     esac
@@ -467,6 +483,8 @@ ompi_ver=$($mpirun --version 2>/dev/null | head -n1)
 ucx_ver=$(ucx_info -v 2>/dev/null | awk '/Version/ { print $3; exit }')
 m4_ver=$($py -c 'import mpi4py; print(mpi4py.__version__)' 2>/dev/null)
 dk_ver=$($py -c 'import distributed; print(distributed.__version__)' 2>/dev/null)
+sp_ver=$(pkg-config --modversion starpu-1.3 2>/dev/null)
+[ -x "$builddir/metg_starpu" ] || sp_ver=""
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.3g\n", a / b }'; }
 target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP REQUIRED?
@@ -493,7 +511,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
 }
 
 {
-    echo "# ray-mpi against MPI, mpi4py.futures and Dask: Task Bench METG"
+    echo "# ray-mpi against MPI, StarPU, mpi4py.futures and Dask: Task Bench METG"
     echo
     if [ $smoke = 1 ]; then
         echo "**Smoke run** (\`bench/compare.sh --smoke\`): tiny sweeps that check that every"
@@ -513,6 +531,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo "| load average (1, 5, 15 min) | before the run $load_start; after it $load_end |"
     echo "| MPI | ${ompi_ver:-?} |"
     echo "| UCX | ${ucx_ver:-?} |"
+    echo "| StarPU | ${sp_ver:-not built} |"
     echo "| mpi4py | ${m4_ver:-not installed} |"
     echo "| Dask distributed | ${dk_ver:-not installed} |"
     echo "| ray-mpi | commit $commit$dirty |"
@@ -527,7 +546,7 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo '```sh'
     echo "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
     echo "export METG_CORE_LIB=$(rel "$builddir")/.libs/libmetgcore.so PYTHONPATH=bench"
-    for n in limits microbench peak $all_systems lat-mpi lat-rmpi lat-mpi4py lat-dask peak-end; do
+    for n in limits microbench peak $all_systems lat-mpi lat-rmpi lat-starpu lat-mpi4py lat-dask peak-end; do
         [ -n "${cmd[$n]:-}" ] && echo "${cmd[$n]}"
     done
     if [ "$rounds" -ge 2 ] && [ ${#round_systems[@]} -gt 0 ]; then
@@ -577,7 +596,10 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo "  graph submitted timestep by timestep, refs released when the next timestep is"
     echo "  submitted; placement by ray-mpi's scheduler); \`metg_rmpi --impl actors\` (one actor per"
     echo "  column, round-robin over the ranks with \`opts.rank\`, a \`step\` call per timestep with the"
-    echo "  dependency refs); \`metg_mpi4py.py\` (\`mpirun -n $((np + 1)) python3 -m mpi4py.futures\`:"
+    echo "  dependency refs); \`metg_starpu\` (one process, a StarPU CPU worker per core and the main"
+    echo "  thread submitting the whole graph; each point has a 512-byte buffer per timestep parity,"
+    echo "  a task writes its own and reads its dependencies', and StarPU's data dependencies make"
+    echo "  the edges, as in Task Bench's StarPU implementation); \`metg_mpi4py.py\` (\`mpirun -n $((np + 1)) python3 -m mpi4py.futures\`:"
     echo "  $np pool workers, one submit per task, the submitter waits for a task's inputs and"
     echo "  passes their values); \`metg_dask.py\` (LocalCluster of $np worker processes x 1"
     echo "  thread, \`client.submit\` with the dependency futures as arguments)."
@@ -755,10 +777,11 @@ target_row() { # DESC NUM_SYS DEN_SYS OP REQUIRED : is METG(NUM) / METG(DEN) OP 
     echo "| ray-mpi tasks (scheduler's choice) | $(fmt "$(lat lat-rmpi rmpi_task_roundtrip_us)") us | $(fmt "$(lat lat-rmpi rmpi_task_burst_per_s)") /s | $(fmt "$(gtp rmpi-tasks)") |"
     echo "| ray-mpi tasks on rank 1 | $(fmt "$(lat lat-rmpi rmpi_task_rank1_roundtrip_us)") us | $(fmt "$(lat lat-rmpi rmpi_task_rank1_burst_per_s)") /s | |"
     echo "| ray-mpi actor calls (actor on rank 1) | $(fmt "$(lat lat-rmpi rmpi_actor_roundtrip_us)") us | $(fmt "$(lat lat-rmpi rmpi_actor_burst_per_s)") /s | $(fmt "$(gtp rmpi-actors)") |"
+    echo "| StarPU (one process, $np workers) | $(fmt "$(lat lat-starpu starpu_task_roundtrip_us)") us | $(fmt "$(lat lat-starpu starpu_task_burst_per_s)") /s | $(fmt "$(gtp starpu)") |"
     echo "| mpi4py.futures | $(fmt "$(lat lat-mpi4py mpi4py_task_roundtrip_us)") us | $(fmt "$(lat lat-mpi4py mpi4py_task_burst_per_s)") /s | $(fmt "$(gtp mpi4py)") |"
     echo "| Dask distributed | $(fmt "$(lat lat-dask dask_task_roundtrip_us)") us | $(fmt "$(lat lat-dask dask_task_burst_per_s)") /s | $(fmt "$(gtp dask)") |"
     echo
-    echo "Counts: ray-mpi and MPI $lat_c round trips; mpi4py.futures $py_lat_c, Dask $((py_lat_c / 4)) (bursts of"
+    echo "Counts: ray-mpi, StarPU and MPI $lat_c round trips; mpi4py.futures $py_lat_c, Dask $((py_lat_c / 4)) (bursts of"
     echo "the same size, ray-mpi's capped at 100,000)."
     echo
     echo "## Bandwidth"
@@ -797,5 +820,5 @@ for n in "${!note[@]}"; do
     case "$n" in microbench) ;; *) echo "compare.sh: run $n exit 127 (${note[$n]})" ;; esac
 done
 echo "compare.sh: report written to $out (${t_total} s); logs in $logs"
-grep -E '^\| (MPI|ray-mpi|mpi4py|Dask)' "$out" | head -6
+grep -E '^\| (MPI|ray-mpi|StarPU|mpi4py|Dask)' "$out" | head -8
 exit $status

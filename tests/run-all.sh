@@ -155,7 +155,7 @@ fi
 if skipped metg; then
     log "Task Bench (METG) comparison: skipped (RMPI_SKIP)"
 else
-    # A short run of each implementation (MPI, ray-mpi tasks and actors,
+    # A short run of each implementation (MPI, ray-mpi tasks and actors, StarPU,
     # mpi4py.futures, Dask, the latency runs): each run is one test.
     log "Task Bench (METG) comparison smoke run"
     # Bad settings stop it at once, with a message and exit status 2.
