@@ -86,7 +86,15 @@ static int state_ensure(state_t *st, long width)
     if (st->width == width)
         return 0;
     state_free(st);
-    st->buf = calloc((size_t)(2 * width) * METG_NDOUBLES, sizeof(double));
+    /* Cache-line aligned: the kernel works in place in a task's buffer, and two
+     * buffers sharing a line (calloc aligns to 16 bytes) made two workers' kernels
+     * fight over it, at half speed or less, in some processes and not others. */
+    size_t bytes = (size_t)(2 * width) * METG_OUTPUT_BYTES;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, bytes) == 0) {
+        memset(mem, 0, bytes);
+        st->buf = mem;
+    }
     st->h = calloc((size_t)(2 * width), sizeof *st->h);
     if (st->buf == NULL || st->h == NULL) {
         fprintf(stderr, "metg_starpu: out of memory for width %ld\n", width);
