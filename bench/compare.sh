@@ -1,6 +1,6 @@
 #!/bin/bash
 # compare.sh - ray-mpi against MPI, StarPU, mpi4py.futures and Dask with Task
-# Bench's METG method, in one command (about 5 minutes on a 2-core machine).
+# Bench's METG method, in one command (about 8 minutes on a 2-core machine).
 #
 # Runs, on this machine:
 #   * bench/limits.sh (memcpy and ucx_perftest limits) and bench/microbench's
@@ -24,7 +24,7 @@
 #   --no-plots    skip the PNG plots
 # Environment: MPIRUN (default mpirun), COMPARE_SYSTEMS (default "mpi rmpi-tasks
 # rmpi-tasks-pinned rmpi-actors rmpi-tasks-1rank rmpi-actors-1rank starpu mpi4py dask"), COMPARE_ROUNDS
-# (a whole number >= 1; default 5, 2 with --smoke): how many times the stencil_1d sweeps of MPI,
+# (a whole number >= 1; default 9, 2 with --smoke): how many times the stencil_1d sweeps of MPI,
 # ray-mpi tasks and actors (both layouts) and mpi4py.futures run, one after the other in turn,
 # for the targets' medians (the first round is the main sweeps).
 # Exit status: 0 when every system ran without a failure, 1 otherwise (the
@@ -174,7 +174,9 @@ else
     peak_args=(--peak --peak-iters 1048576 --peak-reps 30)
     peak_end_args=(--peak --peak-iters 1048576 --peak-reps 30)
     lat_c=20000; py_lat_c=2000
-    rounds=${COMPARE_ROUNDS:-5}
+    # 9 rounds: with 5, the same code's medians swung across the 5x line from one
+    # comparison to the next (bench/METG_FINDINGS.md, 13); each round takes about 35 s.
+    rounds=${COMPARE_ROUNDS:-9}
     limits_args=()
     mb_args=(--only single_client_put_gigabytes,get_64MiB_remote --warmup 0.5 --round-time 1 --rounds 3 --timeout 30)
     lim=400; pylim=400
