@@ -116,7 +116,7 @@ static int run_graph(const metg_graph_t *g, void *ctx, double *elapsed, double *
 
     if (state_ensure(st, w) != 0)
         return 1;
-    g_bad = 0;
+    __atomic_store_n(&g_bad, 0, __ATOMIC_RELAXED);
     metg_kernel_time_take();
     double t0 = metg_now();
     for (long t = 0; t < g->steps; t++) {
@@ -141,10 +141,11 @@ static int run_graph(const metg_graph_t *g, void *ctx, double *elapsed, double *
     starpu_task_wait_for_all();
     *elapsed = metg_now() - t0;
     *kernel_s = (double)metg_kernel_time_take() * 1e-9;
-    if (g_bad)
+    int bad = __atomic_load_n(&g_bad, __ATOMIC_RELAXED);
+    if (bad)
         fprintf(stderr, "metg_starpu: a task got a wrong input (pattern %s)\n",
                 metg_pattern_name(g->type));
-    return g_bad;
+    return bad;
 }
 
 /* One empty task submitted and waited for, count times; then a burst of count. */
