@@ -170,6 +170,25 @@ else
     else
         fail=$((fail + 1)); failed+=("compare.sh bad settings (exit $rc1, $rc2)"); cat compare-bad.out
     fi
+    # metg_starpu (when built) refuses bad options with a message and exit status 2.
+    if [ -x bench/metg_starpu ]; then
+        ok=1
+        for bad in "--bogus|unknown option --bogus" "--latency --count 0|--count needs a whole number of 1 or more, not '0'" \
+                   "--sweep 5|bad value for --sweep: 5"; do
+            args=${bad%%|*}; msg=${bad#*|}
+            # shellcheck disable=SC2086
+            bench/metg_starpu $args >starpu-bad.out 2>&1
+            rc=$?
+            if [ "$rc" != 2 ] || ! grep -qF -- "$msg" starpu-bad.out; then
+                ok=0; echo "metg_starpu $args: exit $rc"; cat starpu-bad.out
+            fi
+        done
+        if [ $ok = 1 ]; then
+            pass=$((pass + 1)); echo "metg_starpu bad options: ok"
+        else
+            fail=$((fail + 1)); failed+=("metg_starpu bad options")
+        fi
+    fi
     timeout -k 10 240 bench/compare.sh --smoke >compare.out 2>&1
     rc=$?
     tail -12 compare.out
