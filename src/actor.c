@@ -9,8 +9,8 @@
  * behind the constructor, and run on executor threads, at most max_concurrency at
  * once.  Named actors are kept by the head (rank 0).
  *
- * The thread that submits calls (the driver) may run some of them itself, see
- * "Calls run by their caller" below.
+ * A thread waiting for a call's result may run the call itself, see "Calls run by
+ * the thread waiting for them" below.
  */
 #include "core.h"
 
@@ -75,8 +75,6 @@ static struct {
     rpc_t      *rpcs;
     uint64_t    next_token;
     int        *placed; /* actors this rank placed on each rank */
-    atomic_int  serial_alive; /* live actors here with max_concurrency 1 (also read
-                                 without the lock) */
 } act;
 
 static __thread uint64_t actor_rng;
@@ -231,22 +229,18 @@ static void schedule_locked(actor_t *a)
 static void drop_name(rmpi_actor_t h);
 
 /* ------------------------------------------------------------------------------
- * Calls run by their caller
+ * Calls run by the thread waiting for them
  *
- * The driver shares its rank's cores with that rank's executors.  While it submits,
- * an executor woken for a call that became ready waits for the core: the scheduler
- * lets the running thread go on (1-3 ms measured), so the calls hosted on the
- * driver's rank, and every other rank's calls that wait for their results, stood
- * still for the whole submission burst.  So after each actor call it submits, a
- * thread that is not an executor takes a pass of progress and runs one ready call
- * of this rank itself, as an executor would.
+ * A thread outside any task that waits in rmpi_get for the result of a call to an
+ * actor of its own rank, queued there and not started, runs the call itself
+ * (task.c, rmpi__task_run_awaited_locked), as it does a task.  Only calls that
+ * cannot hold it up qualify: calls of actors with max_concurrency 1 whose method has
+ * finished here before, has never waited in a get or wait, and whose recent calls
+ * were short (RMPI_CALLER_RUN_MAX_US).  RAYMPI_SCHED_CALLER_RUNS=no turns it off.
  *
- * Only calls that cannot keep their caller from its next submission qualify: calls
- * of actors with max_concurrency 1 (a call of such an actor cannot wait for a later
- * call of it) whose method has finished here before, has never waited in a get or
- * wait (a call that waits may wait for something its caller has yet to submit), and
- * whose recent calls were short (RMPI_CALLER_RUN_MAX_US: the caller's next submission
- * waits for the call).  RAYMPI_SCHED_CALLER_RUNS=no turns it off.
+ * A submitting thread does not run calls between its submissions: with cores of
+ * their own the executors take a ready call within microseconds, and a driver that
+ * ran calls kept pace with them instead of getting ahead (doc/architecture.md).
  * ------------------------------------------------------------------------------ */
 
 enum { CALM_NO = -1, CALM_UNKNOWN = 0, CALM_YES = 1 };
@@ -263,9 +257,8 @@ void rmpi__actor_note_wait(const rmpi_task_s *t)
 
 /* Under the executors' lock (not the store's): only fields fixed before the call
  * was queued are read. */
-static int caller_may_run(const rmpi_xnode_t *n)
+int rmpi__actor_call_inline_ok(const rmpi_task_s *t)
 {
-    const rmpi_task_s *t = (const rmpi_task_s *)n;
     if (t->kind != TK_CALL || t->aentry == NULL)
         return 0;
     const actor_t *a = t->aentry;
@@ -275,23 +268,10 @@ static int caller_may_run(const rmpi_xnode_t *n)
            atomic_load_explicit(&m->run_us, memory_order_relaxed) <= RMPI_CALLER_RUN_MAX_US;
 }
 
-void rmpi__actor_help_caller(void)
-{
-    if (!rmpi__cfg.caller_runs || atomic_load_explicit(&act.serial_alive,
-                                                       memory_order_relaxed) == 0 ||
-        rmpi__exec_on_executor() || rmpi__tp_on_progress_thread())
-        return;
-    rmpi__tp_help(); /* what arrived may have made a call here ready */
-    if (rmpi__exec_run_one(caller_may_run))
-        atomic_fetch_add_explicit(&rmpi__rt.calls_inline, 1, memory_order_relaxed);
-}
-
 static void die_locked(actor_t *a, const char *why)
 {
     if (a->state == A_DEAD)
         return;
-    if (a->state == A_ALIVE && a->max_conc == 1)
-        atomic_fetch_sub(&act.serial_alive, 1);
     a->state = A_DEAD;
     free(a->dead_msg);
     a->dead_msg = strdup(why);
@@ -450,8 +430,6 @@ void rmpi__actor_after_run_locked(rmpi_task_s *t, int crashed, const char *crash
                 maybe_dtor_locked(a);
             } else {
                 a->state = A_ALIVE;
-                if (a->max_conc == 1)
-                    atomic_fetch_add(&act.serial_alive, 1);
             }
         }
     } else if (!crashed) {
@@ -535,7 +513,6 @@ void rmpi__actor_fini(void)
         free(a->dead_msg);
         free(a);
     }
-    atomic_store(&act.serial_alive, 0);
     seq_ent_t *s, *stmp;
     HASH_ITER(hh, act.seqs, s, stmp) {
         HASH_DEL(act.seqs, s);
@@ -851,10 +828,7 @@ int rmpi_actor_call(rmpi_actor_t a, const char *method, const rmpi_arg_t *args, 
     t->fn = (uint32_t)m;
     t->xn.cpus_milli = 0;
     t->actor = a;
-    rc = rmpi__task_submit(t, handle_host(a), refs_out);
-    if (rc == RMPI_OK)
-        rmpi__actor_help_caller();
-    return rc;
+    return rmpi__task_submit(t, handle_host(a), refs_out);
 }
 
 rmpi_ref_t rmpi_actor_call1(rmpi_actor_t a, const char *method, int nargs, ...)

@@ -36,7 +36,7 @@ typedef struct {
     char         *name;
     rmpi_method_t fn;
     int           nargs;
-    atomic_int    calm; /* CALM_*: may a submitting thread run its calls (actor.c) */
+    atomic_int    calm; /* CALM_*: may a waiting thread run its calls (actor.c) */
     _Atomic uint32_t run_us; /* its calls' recent length, microseconds (actor.c) */
 } rmpi_mentry_t;
 
@@ -281,7 +281,7 @@ typedef struct {
     _Atomic uint64_t owned_objects;
     _Atomic uint64_t tasks_executed, tasks_submitted;
     _Atomic uint64_t args_forwarded;
-    _Atomic uint64_t calls_inline; /* actor calls a submitting thread ran (actor.c) */
+    _Atomic uint64_t calls_inline; /* actor calls the thread waiting for them ran */
     _Atomic uint64_t tasks_inline; /* tasks the thread waiting for them ran (task.c) */
     /* shutdown */
     atomic_int     shutdown_requested;
@@ -353,11 +353,12 @@ void rmpi__actor_handle_name_rep(int src, const void *body, size_t len);
 /* Shutdown: destroy every actor hosted here (destructors run). */
 void rmpi__actor_fini(void);
 uint64_t rmpi__actor_count(void);
-/* A thread that is not an executor, after it submitted an actor call: receive, and
- * run one call of this rank that is ready and may run on the caller's thread. */
-void rmpi__actor_help_caller(void);
-/* The running task waits in a get or wait: its method's calls never run on a
- * submitting thread (they may wait for what that thread submits next). */
+/* Under the executors' lock: t is an actor call that a thread outside any task,
+ * waiting for its result, may run itself (max_concurrency 1, its method has finished
+ * here before and never waited, and its calls are short). */
+int rmpi__actor_call_inline_ok(const rmpi_task_s *t);
+/* The running task waits in a get or wait: its method's calls are no longer run by a
+ * thread waiting for them (rmpi__actor_call_inline_ok). */
 void rmpi__actor_note_wait(const rmpi_task_s *t);
 
 /* jobdir.c: the job's directory on this node */
@@ -384,15 +385,14 @@ rmpi_ref_t rmpi__error_ref(int status, const char *msg);
 /* The running task waits in a get or wait (object.c). */
 void rmpi__task_note_wait(void);
 /* Under the store lock: a thread that is not running a task waits until deadline
- * (< 0: none) for object id, a result of this rank's.  If the task making it is
- * queued here, not started, and its function's recent tasks were short, run it on
- * this thread now (RAYMPI_SCHED_CALLER_RUNS).  1: the store was unlocked meanwhile
+ * (< 0: none) for object id, a result of this rank's.  If the task or actor call
+ * making it is queued here, not started, and short (its function's recent tasks,
+ * or rmpi__actor_call_inline_ok), run it on this thread now (RAYMPI_SCHED_CALLER_RUNS).  1: the store was unlocked meanwhile
  * (whether the task ran or not), look at the object again; 0: nothing was done. */
 int rmpi__task_run_awaited_locked(rmpi_oid_t id, double deadline);
 
-/* A waiting or submitting thread runs work itself only when its recent runs took at
- * most this long: the thread is held up for that long (calls run by their caller,
- * actor.c; tasks run by the thread waiting for them, task.c). */
+/* A waiting thread runs a task or call itself only when the recent runs of its
+ * function or method took at most this long (task.c, actor.c). */
 #define RMPI_CALLER_RUN_MAX_US 100
 
 /* A run took s seconds: the recent length in *us rises to a longer run at once and

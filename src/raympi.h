@@ -401,8 +401,8 @@ typedef struct {
     char     job_dir[256];     /**< this job's directory on the node ("" if none) */
     uint64_t args_forwarded;   /**< task arguments this rank got straight from the rank
                                     whose task made them, without asking their owner */
-    uint64_t calls_inline;     /**< actor calls run by the thread that submitted them
-                                    (RAYMPI_SCHED_CALLER_RUNS) rather than an executor */
+    uint64_t calls_inline;     /**< actor calls run by the thread waiting for their
+                                    result in rmpi_get (RAYMPI_SCHED_CALLER_RUNS) */
     uint64_t tasks_inline;     /**< tasks run by the thread waiting for their result in
                                     rmpi_get (RAYMPI_SCHED_CALLER_RUNS) */
 } rmpi_stats_t;

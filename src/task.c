@@ -1428,17 +1428,24 @@ void rmpi__task_fini(void)
  * waits for, only outside a task (a task's get lends its cpus instead), and only when
  * the function's recent tasks here took at most RMPI_CALLER_RUN_MAX_US and the get
  * has no timeout or one at least AWAITED_MIN_TIMEOUT_S away (10,000 times that): a
- * get that polls must not be held up by the task.
+ * get that polls must not be held up by the task.  Actor calls likewise, those that
+ * rmpi__actor_call_inline_ok allows.
  */
 #define AWAITED_MIN_TIMEOUT_S 1.0
 
 static RMPI_TLS uint64_t awaited_seq;
+static RMPI_TLS int      awaited_kind; /* TK_*: of the task is_awaited looked at */
 
 /* Under the executors' lock: only fields fixed before the task was queued. */
 static int is_awaited(const rmpi_xnode_t *n)
 {
     const rmpi_task_s *t = (const rmpi_task_s *)n;
-    return t->kind == TK_TASK && t->owner == rmpi__rt.rank && t->seq == awaited_seq &&
+    if (t->owner != rmpi__rt.rank || t->seq != awaited_seq)
+        return 0;
+    awaited_kind = t->kind;
+    if (t->kind == TK_CALL)
+        return rmpi__actor_call_inline_ok(t);
+    return t->kind == TK_TASK &&
            atomic_load_explicit(&rmpi__rt.fns[t->fn].run_us, memory_order_relaxed) <=
                RMPI_CALLER_RUN_MAX_US;
 }
@@ -1454,7 +1461,9 @@ int rmpi__task_run_awaited_locked(rmpi_oid_t id, double deadline)
     awaited_seq = id.lo;
     rmpi__store_unlock();
     if (rmpi__exec_run_one(is_awaited))
-        atomic_fetch_add_explicit(&rmpi__rt.tasks_inline, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(awaited_kind == TK_CALL ? &rmpi__rt.calls_inline
+                                                          : &rmpi__rt.tasks_inline,
+                                  1, memory_order_relaxed);
     rmpi__store_lock();
     return 1;
 }

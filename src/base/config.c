@@ -175,12 +175,11 @@ static const config_field_t fields[] = {
           "making them send them straight there (no: the owner waits for them first)",
           parse_bool, early_dispatch, NULL),
     FIELD("RAYMPI_SCHED_CALLER_RUNS", "yes",
-          "a thread that submits actor calls (the driver) runs the calls of its own rank "
-          "that are ready between its submissions: calls of actors with max_concurrency 1 "
-          "whose method has finished before, has never waited in a get or wait, and whose "
-          "recent calls took at most 100 us; and a thread waiting in a get (no timeout, or "
-          "one of 1 s or more) for a queued task of its rank runs it when its function's "
-          "recent tasks took at most 100 us (no: executors run every call and task)",
+          "a thread waiting in a get (no timeout, or one of 1 s or more) for a queued "
+          "task or actor call of its own rank runs it itself: tasks whose function's "
+          "recent tasks took at most 100 us, calls of actors with max_concurrency 1 whose "
+          "method has finished before, has never waited in a get or wait, and took at "
+          "most 100 us lately (no: executors run every call and task)",
           parse_bool, caller_runs, NULL),
     FIELD("RAYMPI_CORE_CATCH_CRASHES", "yes",
           "turn SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT inside a task into a task "

@@ -43,7 +43,7 @@ void rmpi__exec_block_end(void);
 /* Take (delta < 0) or give back cpus outside any task, e.g. those an actor holds. */
 void rmpi__exec_adjust(int64_t delta_milli);
 /*
- * On a thread that is not an executor (e.g. the driver, between its submissions):
+ * On a thread that is not an executor (e.g. the driver, waiting in a get):
  * take the first queued task that fits the free cpus and that pick accepts, and
  * run it here, as an executor would.  1 when one ran, 0 when none was taken.
  */

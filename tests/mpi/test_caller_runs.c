@@ -1,19 +1,20 @@
 /*
- * test_caller_runs.c - actor calls run by the thread that submits them
- * (RAYMPI_SCHED_CALLER_RUNS, doc/architecture.md "Actors"): results and order stay
- * those of calls run by executors, in a chain on the driver's rank and in a
- * two-actor stencil across ranks (each call takes both actors' previous results);
- * the driver does run calls of a chain itself when its rank's threads share one
- * core (and never with the setting off), but not the calls of a method that takes
- * milliseconds; and a method that waited in a get is never run by
- * the caller again (it may wait for what the caller submits next: here a signal
- * the driver sends after the call, which would never come).
+ * test_caller_runs.c - tasks and actor calls run by the thread waiting for them
+ * (RAYMPI_SCHED_CALLER_RUNS, doc/architecture.md "How a task flows" and "Actors").
  *
- * Tasks run by the thread waiting for them (the same setting): a task of the
- * driver's rank that the driver gets at once comes back right, and the driver runs
- * it itself when its rank has one cpu (never with the setting off); a function whose
- * tasks take milliseconds never runs on the waiting thread; and a get with a short
- * timeout still times out on a long task of a function whose tasks were short.
+ * Actor calls: results and order stay those of calls run by executors, in a chain on
+ * the driver's rank and in a two-actor stencil across ranks (each call takes both
+ * actors' previous results); the driver runs calls of its rank that it gets at once
+ * itself when its rank has one cpu (never with the setting off), but not the calls of
+ * a method that takes milliseconds; and it never runs a call merely because it
+ * submitted it: a call that waits for a signal the driver sends after submitting it
+ * would then wait forever.
+ *
+ * Tasks (the same setting): a task of the driver's rank that the driver gets at once
+ * comes back right, and the driver runs it itself when its rank has one cpu (never
+ * with the setting off); a function whose tasks take milliseconds never runs on the
+ * waiting thread; and a get with a short timeout still times out on a long task of a
+ * function whose tasks were short.
  */
 #include "testlib.h"
 
@@ -96,66 +97,21 @@ static int cr_pause(rmpi_task_t *t)
 }
 RMPI_REMOTE(cr_pause)
 
-/* ------------------------------------------------------------------------------
- * Signal (max_concurrency 4): wait() returns 1 once send() was called (or fails
- * after 20 s); reset() clears it.  Waiter: wait_for(signal) calls signal.wait()
- * and gets the result, so the call waits in rmpi_get.
- * ------------------------------------------------------------------------------ */
+/* Column.await_go(): returns 1 once the driver (same process: the actor is on the
+ * driver's rank) set g_go, or fails after 20 s. */
+static atomic_int g_go;
 
-static void *signal_new(rmpi_task_t *t)
+static int column_await_go(void *state, rmpi_task_t *t)
 {
-    (void)t;
-    atomic_int *flag = malloc(sizeof *flag);
-    if (flag != NULL)
-        atomic_init(flag, 0);
-    return flag;
-}
-
-static int signal_wait(void *state, rmpi_task_t *t)
-{
-    atomic_int *flag = state;
+    (void)state;
     double until = tl_now() + 20;
-    while (!atomic_load(flag)) {
+    while (!atomic_load(&g_go)) {
         if (tl_now() > until)
-            return rmpi_task_fail(t, "no signal in 20 s: did the caller run the waiting call "
-                                     "itself, before it sent the signal?");
+            return rmpi_task_fail(t, "no go in 20 s: did the driver run this call itself "
+                                     "when it submitted it?");
         tl_sleep_s(0.001);
     }
     return rmpi_task_return_i64(t, 0, 1);
-}
-
-static int signal_send(void *state, rmpi_task_t *t)
-{
-    atomic_store((atomic_int *)state, 1);
-    return rmpi_task_return_i64(t, 0, 1);
-}
-
-static int signal_reset(void *state, rmpi_task_t *t)
-{
-    atomic_store((atomic_int *)state, 0);
-    return rmpi_task_return_i64(t, 0, 0);
-}
-
-static int waiter_wait_for(void *state, rmpi_task_t *t)
-{
-    (void)state;
-    rmpi_actor_t s;
-    int rc = rmpi_task_arg_actor(t, 0, &s);
-    if (rc != RMPI_OK)
-        return rc;
-    rmpi_ref_t r;
-    rc = rmpi_actor_call(s, "wait", NULL, 0, NULL, &r);
-    if (rc != RMPI_OK)
-        return rmpi_task_fail(t, "signal.wait: %s", rmpi_status_string(rc));
-    int64_t v = 0;
-    rc = rmpi_get_i64(r, -1, &v);
-    char msg[300] = "";
-    if (rc != RMPI_OK)
-        rmpi_error_message(r, msg, sizeof msg);
-    rmpi_release(r);
-    if (rc != RMPI_OK)
-        return rmpi_task_fail(t, "signal.wait failed: %s", msg);
-    return rmpi_task_return_i64(t, 0, v);
 }
 
 /* ------------------------------------------------------------------------------
@@ -205,6 +161,19 @@ static uint64_t call_many(rmpi_actor_t c, const char *method, int64_t arg, int n
     return calls_inline() - before;
 }
 
+/* n calls method(arg) to c, each got before the next is submitted: call i must
+ * return first + i * step.  How many of them the driver ran itself. */
+static uint64_t call_each(rmpi_actor_t c, const char *method, int64_t arg, int n,
+                          int64_t first, int64_t step)
+{
+    uint64_t before = calls_inline();
+    for (int i = 0; i < n; i++) {
+        int64_t v = tl_take_i64(rmpi_actor_call1(c, method, 1, rmpi_i64(arg)));
+        CHECK_MSG(v == first + i * step, "%s call %d returned %lld", method, i, (long long)v);
+    }
+    return calls_inline() - before;
+}
+
 /* The driver ran `ran` of the n calls or tasks (what) of its rank: none with the
  * setting off, some when its rank has one cpu (its executor waits for the core). */
 static void check_ran_here(uint64_t ran, int n, const char *what)
@@ -218,13 +187,20 @@ static void check_ran_here(uint64_t ran, int n, const char *what)
                            "%d %s", n, what);
 }
 
-/* Many calls to an actor on the driver's rank: the totals come back in order. */
+/* Many calls to an actor on the driver's rank, submitted at once and then one at a
+ * time: the totals come back in order; the driver runs calls it gets at once. */
 static void check_chain_here(void)
 {
     enum { N = 400 };
     rmpi_actor_t c = create_on("Column", 0, 0);
     CHECK(tl_take_i64(rmpi_actor_call1(c, "add", 1, rmpi_i64(0))) == 0);
-    check_ran_here(call_many(c, "add", 1, N, 1, 1), N, "calls of a chain there");
+    uint64_t ran = call_many(c, "add", 1, N, 1, 1);
+    printf("# the driver's thread ran %llu of %d calls submitted at once\n",
+           (unsigned long long)ran, N);
+    if (tl_caller_runs_off())
+        CHECK_MSG(ran == 0, "RAYMPI_SCHED_CALLER_RUNS=no, yet the driver ran %llu calls",
+                  (unsigned long long)ran);
+    check_ran_here(call_each(c, "add", 1, N, N + 1, 1), N, "calls it waited for");
     CHECK_OK(rmpi_actor_kill(c));
 }
 
@@ -272,36 +248,37 @@ static void check_stencil(void)
     CHECK_OK(rmpi_actor_kill(col[1]));
 }
 
-/* nap(2 ms) is too long for the caller to run: its next submission would wait. */
+/* nap(2 ms) is too long for the waiting thread to run (a get that also waits for
+ * other results would be held up), whether got at once or after the others. */
 static void check_long_method(void)
 {
-    enum { N = 40 };
+    enum { N = 20 };
     rmpi_actor_t c = create_on("Column", 0, 0);
     CHECK(tl_take_i64(rmpi_actor_call1(c, "nap", 1, rmpi_i64(2))) == 1);
-    uint64_t ran = call_many(c, "nap", 2, N, 1, 0);
+    uint64_t ran = call_each(c, "nap", 2, N, 1, 0) + call_many(c, "nap", 2, N, 1, 0);
     CHECK_MSG(ran == 0, "the driver ran %llu calls of a 2 ms method", (unsigned long long)ran);
     CHECK_OK(rmpi_actor_kill(c));
 }
 
-/* wait_for waits in a get for a signal the driver sends only after the call: run by
- * the driver itself it would wait forever (here: fail after 20 s).  The first call
- * runs on an executor (the method has not finished before), and its wait rules the
- * method out from then on. */
-static void check_waiting_method(void)
+/* await_go waits for a flag the driver sets only after submitting the call: the
+ * driver must not run it when it submits it (it would wait forever; here: fail after
+ * 20 s).  The method is short and has finished here before, as the calls the driver
+ * runs when it waits for them are. */
+static void check_not_run_on_submit(void)
 {
-    rmpi_actor_t s = create_on("Signal", rmpi_size() - 1, 4);
-    rmpi_actor_t w = create_on("Waiter", 0, 0);
-    rmpi_arg_t a = rmpi_actor_arg(s);
+    rmpi_actor_t c = create_on("Column", 0, 0);
+    atomic_store(&g_go, 1);
+    CHECK(tl_take_i64(rmpi_actor_call1(c, "await_go", 0)) == 1);
     for (int round = 0; round < 3; round++) {
-        rmpi_ref_t r = rmpi_actor_call1(w, "wait_for", 1, a);
+        atomic_store(&g_go, 0);
+        rmpi_ref_t r = rmpi_actor_call1(c, "await_go", 0);
+        rmpi_ref_t more = rmpi_actor_call1(c, "add", 1, rmpi_i64(1)); /* another submission */
         tl_sleep_s(0.02); /* the call is queued here, ready to run, in the meantime */
-        rmpi_ref_t sent = rmpi_actor_call1(s, "send", 0);
+        atomic_store(&g_go, 1);
         CHECK(tl_take_i64(r) == 1);
-        CHECK(tl_take_i64(sent) == 1);
-        CHECK(tl_take_i64(rmpi_actor_call1(s, "reset", 0)) == 0);
+        CHECK(tl_take_i64(more) == round + 1);
     }
-    CHECK_OK(rmpi_actor_kill(w));
-    CHECK_OK(rmpi_actor_kill(s));
+    CHECK_OK(rmpi_actor_kill(c));
 }
 
 /* fn(arg) on the driver's rank, got at once (with timeout_s): how many of the n
@@ -361,17 +338,12 @@ int main(int argc, char **argv)
     CHECK_OK(rmpi_method_register_nargs("Column", "add", column_add, 1));
     CHECK_OK(rmpi_method_register_nargs("Column", "step", column_step, 3));
     CHECK_OK(rmpi_method_register_nargs("Column", "nap", column_nap, 1));
-    CHECK_OK(rmpi_class_register("Signal", signal_new, free));
-    CHECK_OK(rmpi_method_register_nargs("Signal", "wait", signal_wait, 0));
-    CHECK_OK(rmpi_method_register_nargs("Signal", "send", signal_send, 0));
-    CHECK_OK(rmpi_method_register_nargs("Signal", "reset", signal_reset, 0));
-    CHECK_OK(rmpi_class_register("Waiter", column_new, free));
-    CHECK_OK(rmpi_method_register_nargs("Waiter", "wait_for", waiter_wait_for, 1));
+    CHECK_OK(rmpi_method_register_nargs("Column", "await_go", column_await_go, 0));
     tl_start(&argc, &argv);
     RUN(check_chain_here);
     RUN(check_stencil);
     RUN(check_long_method);
-    RUN(check_waiting_method);
+    RUN(check_not_run_on_submit);
     RUN(check_tasks_waited_for);
     RUN(check_long_task);
     RUN(check_get_timeout_kept);
