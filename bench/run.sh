@@ -342,7 +342,7 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo "- \`doc/performance-slurm.md\` (\`bench/slurm_bench.sh\`): objects between nodes of the local"
     echo "  Slurm cluster against ucx_perftest between the same namespaces, and job start-up."
     echo "- \`doc/performance-comparison.md\` (\`bench/compare.sh\`): Task Bench METG of ray-mpi"
-    echo "  tasks and actors against plain MPI, mpi4py.futures and Dask, with plots."
+    echo "  tasks and actors against plain MPI, StarPU, mpi4py.futures and Dask, with plots."
     echo
     echo "## Targets"
     echo
