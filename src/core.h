@@ -387,8 +387,9 @@ void rmpi__task_note_wait(void);
 /* Under the store lock: a thread that is not running a task waits until deadline
  * (< 0: none) for object id, a result of this rank's.  If the task or actor call
  * making it is queued here, not started, and short (its function's recent tasks,
- * or rmpi__actor_call_inline_ok), run it on this thread now (RAYMPI_SCHED_CALLER_RUNS).  1: the store was unlocked meanwhile
- * (whether the task ran or not), look at the object again; 0: nothing was done. */
+ * or rmpi__actor_call_inline_ok), run it on this thread now
+ * (RAYMPI_SCHED_CALLER_RUNS).  1: the store was unlocked meanwhile (whether it ran
+ * or not), look at the object again; 0: nothing was done. */
 int rmpi__task_run_awaited_locked(rmpi_oid_t id, double deadline);
 
 /* A waiting thread runs a task or call itself only when the recent runs of its
