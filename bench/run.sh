@@ -343,6 +343,8 @@ if git -C "$srcroot" status --porcelain 2>/dev/null | grep -q .; then dirty=", w
     echo "  Slurm cluster against ucx_perftest between the same namespaces, and job start-up."
     echo "- \`doc/performance-comparison.md\` (\`bench/compare.sh\`): Task Bench METG of ray-mpi"
     echo "  tasks and actors against plain MPI, StarPU, mpi4py.futures and Dask, with plots."
+    echo "  It is a file of its own: each script rewrites its report whole, and the two runs"
+    echo "  (7-8 and 4-6 minutes here) are repeated separately."
     echo
     echo "## Targets"
     echo
