@@ -243,8 +243,6 @@ static void drop_name(rmpi_actor_t h);
  * ran calls kept pace with them instead of getting ahead (doc/architecture.md).
  * ------------------------------------------------------------------------------ */
 
-enum { CALM_NO = -1, CALM_UNKNOWN = 0, CALM_YES = 1 };
-
 static rmpi_mentry_t *method_of(const rmpi_task_s *t)
 {
     return &rmpi__rt.classes[handle_cls(t->actor)].methods[t->fn];
@@ -252,19 +250,19 @@ static rmpi_mentry_t *method_of(const rmpi_task_s *t)
 
 void rmpi__actor_note_wait(const rmpi_task_s *t)
 {
-    atomic_store_explicit(&method_of(t)->calm, CALM_NO, memory_order_relaxed);
+    atomic_store_explicit(&method_of(t)->waited, 1, memory_order_relaxed);
 }
 
 /* Under the executors' lock (not the store's): only fields fixed before the call
- * was queued are read. */
+ * was queued are read.  run_us is UINT32_MAX until a call of the method returned
+ * here (rmpi__actor_run). */
 int rmpi__actor_call_inline_ok(const rmpi_task_s *t)
 {
     if (t->kind != TK_CALL || t->aentry == NULL)
         return 0;
     const actor_t *a = t->aentry;
     const rmpi_mentry_t *m = method_of(t);
-    return a->max_conc == 1 &&
-           atomic_load_explicit(&m->calm, memory_order_relaxed) == CALM_YES &&
+    return a->max_conc == 1 && !atomic_load_explicit(&m->waited, memory_order_relaxed) &&
            atomic_load_explicit(&m->run_us, memory_order_relaxed) <= RMPI_CALLER_RUN_MAX_US;
 }
 
@@ -432,13 +430,7 @@ void rmpi__actor_after_run_locked(rmpi_task_s *t, int crashed, const char *crash
                 a->state = A_ALIVE;
             }
         }
-    } else if (!crashed) {
-        /* (a locked exchange only the first time: the entry is shared) */
-        atomic_int *calm = &method_of(t)->calm;
-        int unknown = CALM_UNKNOWN;
-        if (atomic_load_explicit(calm, memory_order_relaxed) == CALM_UNKNOWN)
-            atomic_compare_exchange_strong(calm, &unknown, CALM_YES);
-    } else {
+    } else if (crashed) {
         /* The destructor still runs, so the state's memory is not lost; it runs
          * under the same crash guard, in case the state is corrupt. */
         snprintf(msg, sizeof(msg), "actor %s died: %s", cls, crash_msg ? crash_msg : "crashed");

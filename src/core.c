@@ -147,8 +147,8 @@ int rmpi_method_register_nargs(const char *cls, const char *method, rmpi_method_
         return RMPI_ERR_NO_MEMORY;
     c->methods[c->nmethods].fn = m;
     c->methods[c->nmethods].nargs = nargs;
-    atomic_init(&c->methods[c->nmethods].calm, 0);
-    atomic_init(&c->methods[c->nmethods].run_us, 0);
+    atomic_init(&c->methods[c->nmethods].waited, 0);
+    atomic_init(&c->methods[c->nmethods].run_us, UINT32_MAX);
     c->nmethods++;
     return RMPI_OK;
 }

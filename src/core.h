@@ -36,8 +36,10 @@ typedef struct {
     char         *name;
     rmpi_method_t fn;
     int           nargs;
-    atomic_int    calm; /* CALM_*: may a waiting thread run its calls (actor.c) */
-    _Atomic uint32_t run_us; /* its calls' recent length, microseconds (actor.c) */
+    atomic_int    waited; /* a call of it waited in a get or wait: a thread waiting
+                             for its calls no longer runs them (actor.c) */
+    _Atomic uint32_t run_us; /* its calls' recent length here, microseconds; UINT32_MAX:
+                                none returned yet (actor.c) */
 } rmpi_mentry_t;
 
 typedef struct {

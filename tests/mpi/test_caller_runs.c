@@ -18,8 +18,6 @@
  */
 #include "testlib.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 
 /* ------------------------------------------------------------------------------
